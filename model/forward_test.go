@@ -1,0 +1,137 @@
+package model
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func tinyConfig() Config {
+	return Config{Vocab: 20, D: 32, Layers: 2, Heads: 4, FF: 48, MaxLen: 64, RopeTheta: 10000, NormEps: 1e-5}
+}
+
+// TestForwardMatchesGraph holds the plain-Go forward to the gorgonia graph:
+// within 1e-4 relative on every logit, with and without padding.
+func TestForwardMatchesGraph(t *testing.T) {
+	p, err := New(tinyConfig(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Larger-than-init weights so that the logits are far from zero.
+	rng := rand.New(rand.NewPCG(5, 5))
+	for _, tn := range p.Tensors {
+		for i := range tn.Data {
+			tn.Data[i] += float32(rng.NormFloat64() * 0.1)
+		}
+	}
+	const B, L = 3, 9
+	ids := make([]int, B*L)
+	targets := make([]int, B*L)
+	valid := make([]bool, B*L)
+	for i := range ids {
+		ids[i] = rng.IntN(20)
+		targets[i] = -1
+		valid[i] = i%L < L-i/L // sequence b has b padding positions at the end
+	}
+	tg, err := NewTrainGraph(p, B, L)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	inf := NewInference(p)
+	for _, v := range [][]bool{nil, valid} {
+		zero := func(lp []float64) (float64, []float64, error) { return 0, make([]float64, len(lp)), nil }
+		if _, _, err := tg.Run(Batch{IDs: ids, Valid: v, Targets: targets, Loss: zero}); err != nil {
+			t.Fatal(err)
+		}
+		want := tg.logits.Value().Data().([]float32)
+		got, err := inf.Forward(ids, B, L, v, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var maxAbs float64
+		for _, x := range want {
+			maxAbs = math.Max(maxAbs, math.Abs(float64(x)))
+		}
+		if maxAbs < 0.1 {
+			t.Fatalf("logits too small to compare (max %g)", maxAbs)
+		}
+		for i := range want {
+			if d := math.Abs(float64(got[i] - want[i])); d > 1e-4*math.Max(math.Abs(float64(want[i])), 1) {
+				t.Fatalf("logit %d: forward %g, graph %g", i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// TestPaddingIsInvisible: padding keys must not change the logits of the real
+// tokens, so a padded sequence equals the same sequence alone.
+func TestPaddingIsInvisible(t *testing.T) {
+	p, _ := New(tinyConfig(), 2)
+	inf := NewInference(p)
+	short := []int{2, 7, 9, 4}
+	padded := []int{2, 7, 9, 4, 0, 0, 0}
+	a, err := inf.Forward(short, 1, 4, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a = append([]float32(nil), a...)
+	b, err := inf.Forward(padded, 1, 7, []bool{true, true, true, true, false, false, false}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range a {
+		if math.Abs(float64(a[i]-b[i])) > 1e-5 {
+			t.Fatalf("logit %d: alone %g, padded %g", i, a[i], b[i])
+		}
+	}
+}
+
+func TestKernelsByHand(t *testing.T) {
+	out := make([]float64, 2)
+	rmsNormForward([]float64{3, 4}, []float64{1, 2}, 2, 0, out)
+	r := 1 / math.Sqrt(12.5)
+	if math.Abs(out[0]-3*r) > 1e-12 || math.Abs(out[1]-8*r) > 1e-12 {
+		t.Fatalf("rmsnorm: %v", out)
+	}
+	cos, sin := ropeTables(2, 2, 10000)
+	rot := make([]float64, 2)
+	ropeApply([]float64{1, 0}, cos[2:4], sin[2:4], false, rot) // position 1, angle 1 rad
+	if math.Abs(rot[0]-math.Cos(1)) > 1e-12 || math.Abs(rot[1]-math.Sin(1)) > 1e-12 {
+		t.Fatalf("rope: %v", rot)
+	}
+	row := []float64{0, math.Log(2), 5}
+	softmaxMasked(row, []bool{true, true, false})
+	if math.Abs(row[0]-1.0/3) > 1e-12 || math.Abs(row[1]-2.0/3) > 1e-12 || row[2] != 0 {
+		t.Fatalf("masked softmax: %v", row)
+	}
+	sw := make([]float64, 1)
+	swiGLUForward([]float64{1, 3}, 1, sw) // silu(1) * 3
+	if math.Abs(sw[0]-3/(1+math.Exp(-1))) > 1e-12 {
+		t.Fatalf("swiglu: %v", sw)
+	}
+	lp := make([]float64, 2)
+	targetLogProbs([]float64{0, 0, math.Log(2), 1, 1, 1}, 3, []int{2, -1}, lp)
+	if math.Abs(lp[0]-math.Log(0.5)) > 1e-12 || lp[1] != 0 {
+		t.Fatalf("target log-probs: %v", lp)
+	}
+}
+
+func TestFromTensorsValidates(t *testing.T) {
+	p, _ := New(tinyConfig(), 1)
+	var ts []Tensor
+	for _, tn := range p.Tensors {
+		ts = append(ts, *tn)
+	}
+	if _, err := FromTensors(tinyConfig(), ts); err != nil {
+		t.Fatal(err)
+	}
+	bad := tinyConfig()
+	bad.D = 16
+	if _, err := FromTensors(bad, ts); err == nil {
+		t.Fatal("shape mismatch not reported")
+	}
+	if _, err := FromTensors(tinyConfig(), ts[1:]); err == nil {
+		t.Fatal("missing tensor not reported")
+	}
+}

@@ -1,0 +1,358 @@
+package model
+
+import (
+	"math"
+	"runtime"
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
+)
+
+// The kernels below work on row-major matrices held in flat slices. They are
+// generic over float32 (training and inference) and float64 (the
+// finite-difference tests), and shared by the gorgonia ops and the plain-Go
+// forward, so the two paths differ only in how they are driven.
+
+type float interface{ ~float32 | ~float64 }
+
+// gemm computes c = alpha * op(a) * op(b) + beta * c with BLAS, where op(x) is x
+// or its transpose; m x k times k x n.
+func gemm[T float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	ta, tb := blas.NoTrans, blas.NoTrans
+	if transA {
+		ta = blas.Trans
+	}
+	if transB {
+		tb = blas.Trans
+	}
+	switch cc := any(c).(type) {
+	case []float32:
+		blasImpl.Sgemm(ta, tb, m, n, k, float32(alpha), any(a).([]float32), lda, any(b).([]float32), ldb, float32(beta), cc, ldc)
+	case []float64:
+		blasImpl.Dgemm(ta, tb, m, n, k, float64(alpha), any(a).([]float64), lda, any(b).([]float64), ldb, float64(beta), cc, ldc)
+	}
+}
+
+// parallelFor runs fn(i) for i in [0, n) on up to GOMAXPROCS goroutines.
+func parallelFor(n int, fn func(i int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if workers > n {
+		workers = n
+	}
+	if workers <= 1 {
+		for i := 0; i < n; i++ {
+			fn(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	next := 0
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				i := next
+				next++
+				mu.Unlock()
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// embedForward gathers rows of the table: out[i] = table[ids[i]].
+func embedForward[T float](table []T, ids []int, d int, out []T) {
+	for i, id := range ids {
+		copy(out[i*d:(i+1)*d], table[id*d:(id+1)*d])
+	}
+}
+
+// embedBackward scatters gradients back into table rows: dTable[ids[i]] += dOut[i].
+func embedBackward[T float](dOut []T, ids []int, d int, dTable []T) {
+	for i, id := range ids {
+		row, g := dTable[id*d:(id+1)*d], dOut[i*d:(i+1)*d]
+		for j := range row {
+			row[j] += g[j]
+		}
+	}
+}
+
+// rmsInv returns 1/sqrt(mean(x^2) + eps) for one row, accumulated in float64.
+func rmsInv[T float](x []T, eps float64) float64 {
+	var ss float64
+	for _, v := range x {
+		ss += float64(v) * float64(v)
+	}
+	return 1 / math.Sqrt(ss/float64(len(x))+eps)
+}
+
+// rmsNormForward: out = x * rmsInv(x) * w, row by row.
+func rmsNormForward[T float](x, w []T, d int, eps float64, out []T) {
+	for i := 0; i < len(x)/d; i++ {
+		row, o := x[i*d:(i+1)*d], out[i*d:(i+1)*d]
+		r := T(rmsInv(row, eps))
+		for j := range row {
+			o[j] = row[j] * r * w[j]
+		}
+	}
+}
+
+// rmsNormBackward accumulates into dx (if non-nil) and dw (if non-nil).
+// With r = rmsInv(x): dw_j += sum_i dy_ij x_ij r_i and
+// dx_i = r_i (dy_i * w) - r_i^3 / d * x_i * sum_j dy_ij w_j x_ij.
+func rmsNormBackward[T float](x, w, dy []T, d int, eps float64, dx, dw []T) {
+	for i := 0; i < len(x)/d; i++ {
+		row, g := x[i*d:(i+1)*d], dy[i*d:(i+1)*d]
+		r := rmsInv(row, eps)
+		if dw != nil {
+			for j := range row {
+				dw[j] += T(float64(g[j]) * float64(row[j]) * r)
+			}
+		}
+		if dx != nil {
+			var dot float64
+			for j := range row {
+				dot += float64(g[j]) * float64(w[j]) * float64(row[j])
+			}
+			c := r * r * r / float64(d) * dot
+			o := dx[i*d : (i+1)*d]
+			for j := range row {
+				o[j] += T(r*float64(g[j])*float64(w[j]) - c*float64(row[j]))
+			}
+		}
+	}
+}
+
+// ropeTables returns cos and sin of position * inv_freq for positions [0, maxLen),
+// each row dh wide with the half-width angles repeated (rotate-half convention).
+func ropeTables(maxLen, dh int, theta float64) (cos, sin []float64) {
+	half := dh / 2
+	cos, sin = make([]float64, maxLen*dh), make([]float64, maxLen*dh)
+	for p := 0; p < maxLen; p++ {
+		for i := 0; i < half; i++ {
+			ang := float64(p) / math.Pow(theta, float64(2*i)/float64(dh))
+			c, s := math.Cos(ang), math.Sin(ang)
+			cos[p*dh+i], cos[p*dh+i+half] = c, c
+			sin[p*dh+i], sin[p*dh+i+half] = s, s
+		}
+	}
+	return cos, sin
+}
+
+// ropeApply rotates one head vector x (length dh) at table row (cos, sin):
+// out = x*cos + rotate_half(x)*sin, rotate_half(x) = (-x2, x1). With inverse,
+// it applies the transpose (rotation by the negative angle), which is the
+// backward pass.
+func ropeApply[T float](x []T, cos, sin []float64, inverse bool, out []T) {
+	half := len(x) / 2
+	sgn := 1.0
+	if inverse {
+		sgn = -1
+	}
+	for i := 0; i < half; i++ {
+		a, b := float64(x[i]), float64(x[i+half])
+		out[i] = T(a*cos[i] - sgn*b*sin[i])
+		out[i+half] = T(b*cos[i+half] + sgn*a*sin[i+half])
+	}
+}
+
+// attnShape describes one attention call over a batch of B sequences of L tokens.
+type attnShape struct {
+	B, L, H, Dh int
+	// Valid is the key-padding mask, B*L long; nil means every key is valid.
+	Valid []bool
+	// Cos and Sin are the RoPE tables (at least L rows of Dh).
+	Cos, Sin []float64
+}
+
+func (s attnShape) d() int { return s.H * s.Dh }
+
+// ropeQK writes RoPE-rotated q and k from a (N, 3d) qkv matrix into qr, kr (N, d).
+func ropeQK[T float](s attnShape, qkv, qr, kr []T) {
+	d := s.d()
+	parallelFor(s.B, func(b int) {
+		for l := 0; l < s.L; l++ {
+			n := b*s.L + l
+			cs, sn := s.Cos[l*s.Dh:(l+1)*s.Dh], s.Sin[l*s.Dh:(l+1)*s.Dh]
+			for h := 0; h < s.H; h++ {
+				o := h * s.Dh
+				ropeApply(qkv[n*3*d+o:n*3*d+o+s.Dh], cs, sn, false, qr[n*d+o:n*d+o+s.Dh])
+				ropeApply(qkv[n*3*d+d+o:n*3*d+d+o+s.Dh], cs, sn, false, kr[n*d+o:n*d+o+s.Dh])
+			}
+		}
+	})
+}
+
+// attnForward computes softmax(q k^T / sqrt(dh) + padding) v for every sequence
+// and head. qr, kr are RoPE-rotated (N, d); v is read from the qkv matrix
+// (N, 3d). probs (B*H*L*L) receives the attention weights; out is (N, d).
+func attnForward[T float](s attnShape, qr, kr, qkv, probs, out []T) {
+	d := s.d()
+	L := s.L
+	scale := T(1 / math.Sqrt(float64(s.Dh)))
+	parallelFor(s.B*s.H, func(bh int) {
+		b, h := bh/s.H, bh%s.H
+		p := probs[bh*L*L : (bh+1)*L*L]
+		q0, v0 := b*L*d+h*s.Dh, b*L*3*d+2*d+h*s.Dh
+		gemm(false, true, L, L, s.Dh, scale, qr[q0:], d, kr[q0:], d, 0, p, L)
+		var valid []bool
+		if s.Valid != nil {
+			valid = s.Valid[b*L : (b+1)*L]
+		}
+		for i := 0; i < L; i++ {
+			softmaxMasked(p[i*L:(i+1)*L], valid)
+		}
+		gemm(false, false, L, s.Dh, L, 1, p, L, qkv[v0:], 3*d, 0, out[q0:], d)
+	})
+}
+
+// softmaxMasked replaces row by its softmax over the valid entries (all when
+// valid is nil); invalid entries become 0. A row with no valid entry is all 0.
+func softmaxMasked[T float](row []T, valid []bool) {
+	mx := math.Inf(-1)
+	for j, v := range row {
+		if (valid == nil || valid[j]) && float64(v) > mx {
+			mx = float64(v)
+		}
+	}
+	if math.IsInf(mx, -1) {
+		clear(row)
+		return
+	}
+	var sum float64
+	for j, v := range row {
+		if valid != nil && !valid[j] {
+			row[j] = 0
+			continue
+		}
+		e := math.Exp(float64(v) - mx)
+		row[j] = T(e)
+		sum += e
+	}
+	inv := 1 / sum
+	for j := range row {
+		row[j] = T(float64(row[j]) * inv)
+	}
+}
+
+// attnBackward turns dOut (N, d) into dqkv (N, 3d), given the forward's qr, kr,
+// qkv and probs. For one head: dV = P^T dO, dP = dO V^T,
+// dS = P * (dP - rowsum(dP * P)) / sqrt(dh), dQr = dS Kr, dKr = dS^T Qr, and the
+// RoPE rotation is undone on dQr and dKr.
+func attnBackward[T float](s attnShape, qr, kr, qkv, probs, dOut, dqkv []T) {
+	d := s.d()
+	L := s.L
+	scale := 1 / math.Sqrt(float64(s.Dh))
+	dqr := make([]T, len(qr))
+	dkr := make([]T, len(kr))
+	parallelFor(s.B*s.H, func(bh int) {
+		b, h := bh/s.H, bh%s.H
+		p := probs[bh*L*L : (bh+1)*L*L]
+		q0, v0 := b*L*d+h*s.Dh, b*L*3*d+2*d+h*s.Dh
+		// dV = P^T dO, straight into the v columns of dqkv.
+		gemm(true, false, L, s.Dh, L, 1, p, L, dOut[q0:], d, 0, dqkv[v0:], 3*d)
+		dp := make([]T, L*L)
+		gemm(false, true, L, L, s.Dh, 1, dOut[q0:], d, qkv[v0:], 3*d, 0, dp, L)
+		for i := 0; i < L; i++ {
+			pr, dr := p[i*L:(i+1)*L], dp[i*L:(i+1)*L]
+			var dot float64
+			for j := range pr {
+				dot += float64(pr[j]) * float64(dr[j])
+			}
+			for j := range pr {
+				dr[j] = T(float64(pr[j]) * (float64(dr[j]) - dot) * scale)
+			}
+		}
+		gemm(false, false, L, s.Dh, L, 1, dp, L, kr[q0:], d, 0, dqr[q0:], d)
+		gemm(true, false, L, s.Dh, L, 1, dp, L, qr[q0:], d, 0, dkr[q0:], d)
+	})
+	parallelFor(s.B, func(b int) {
+		for l := 0; l < s.L; l++ {
+			n := b*s.L + l
+			cs, sn := s.Cos[l*s.Dh:(l+1)*s.Dh], s.Sin[l*s.Dh:(l+1)*s.Dh]
+			for h := 0; h < s.H; h++ {
+				o := h * s.Dh
+				ropeApply(dqr[n*d+o:n*d+o+s.Dh], cs, sn, true, dqkv[n*3*d+o:n*3*d+o+s.Dh])
+				ropeApply(dkr[n*d+o:n*d+o+s.Dh], cs, sn, true, dqkv[n*3*d+d+o:n*3*d+d+o+s.Dh])
+			}
+		}
+	})
+}
+
+func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+
+// swiGLUForward: in is (N, 2f) = [gate | up], out (N, f) = silu(gate) * up.
+func swiGLUForward[T float](in []T, f int, out []T) {
+	for i := 0; i < len(out)/f; i++ {
+		g, u, o := in[i*2*f:i*2*f+f], in[i*2*f+f:(i+1)*2*f], out[i*f:(i+1)*f]
+		for j := range o {
+			a := float64(g[j])
+			o[j] = T(a * sigmoid(a) * float64(u[j]))
+		}
+	}
+}
+
+// swiGLUBackward: d gate = dy * up * s * (1 + a (1 - s)), d up = dy * silu(a),
+// with s = sigmoid(a).
+func swiGLUBackward[T float](in, dy []T, f int, dIn []T) {
+	for i := 0; i < len(dy)/f; i++ {
+		g, u, gy := in[i*2*f:i*2*f+f], in[i*2*f+f:(i+1)*2*f], dy[i*f:(i+1)*f]
+		dg, du := dIn[i*2*f:i*2*f+f], dIn[i*2*f+f:(i+1)*2*f]
+		for j := range gy {
+			a := float64(g[j])
+			s := sigmoid(a)
+			dg[j] = T(float64(gy[j]) * float64(u[j]) * s * (1 + a*(1-s)))
+			du[j] = T(float64(gy[j]) * a * s)
+		}
+	}
+}
+
+// logSumExp of one row of logits, in float64.
+func logSumExp[T float](row []T) float64 {
+	mx := math.Inf(-1)
+	for _, v := range row {
+		mx = math.Max(mx, float64(v))
+	}
+	var s float64
+	for _, v := range row {
+		s += math.Exp(float64(v) - mx)
+	}
+	return mx + math.Log(s)
+}
+
+// targetLogProbs writes log softmax(logits_i)[targets_i] into lp for rows with
+// a target >= 0, and 0 for the others.
+func targetLogProbs[T float](logits []T, v int, targets []int, lp []float64) {
+	for i, t := range targets {
+		if t < 0 {
+			lp[i] = 0
+			continue
+		}
+		row := logits[i*v : (i+1)*v]
+		lp[i] = float64(row[t]) - logSumExp(row)
+	}
+}
+
+// targetLogProbsBackward: dlogits_i = scale * g_i * (onehot(t_i) - softmax_i).
+func targetLogProbsBackward[T float](logits []T, v int, targets []int, g []float64, scale float64, dLogits []T) {
+	for i, t := range targets {
+		row, out := logits[i*v:(i+1)*v], dLogits[i*v:(i+1)*v]
+		if t < 0 || g[i] == 0 {
+			clear(out)
+			continue
+		}
+		lse := logSumExp(row)
+		c := scale * g[i]
+		for j, x := range row {
+			out[j] = T(-c * math.Exp(float64(x)-lse))
+		}
+		out[t] += T(c)
+	}
+}
