@@ -21,10 +21,10 @@ type TokenLoss func(lp []float64) (loss float64, grad []float64, err error)
 // Batch is one input to the training graph: B sequences of L tokens, flattened
 // row-major (index b*L + l).
 type Batch struct {
-	IDs     []int      // input tokens, with <mask> already applied
-	Valid   []bool     // key-padding mask (false = padding); nil = all valid
-	Targets []int      // the token whose log-prob the loss reads; -1 = none
-	Loss    TokenLoss  // what to do with those log-probs
+	IDs     []int     // input tokens, with <mask> already applied
+	Valid   []bool    // key-padding mask (false = padding); nil = all valid
+	Targets []int     // the token whose log-prob the loss reads; -1 = none
+	Loss    TokenLoss // what to do with those log-probs
 }
 
 // stepState is what the graph's ops read at run time; TrainGraph.Run fills it.
