@@ -1,0 +1,126 @@
+package data
+
+import (
+	"fmt"
+	"math/rand/v2"
+)
+
+// Sequence is one example encoded to a fixed length.
+type Sequence struct {
+	IDs       []int  // the tokens, seqLen long
+	PromptLen int    // leading positions that are prompt (with <bos>); SFT never masks them
+	Valid     []bool // key-padding mask, false at <pad>; nil when nothing is padding
+}
+
+// EncodePrompt is <bos> + the prompt: what a sampler starts from.
+func EncodePrompt(t *Tokenizer, ex Example) ([]int, error) {
+	p, err := t.Encode(ex.Prompt)
+	if err != nil {
+		return nil, fmt.Errorf("prompt: %w", err)
+	}
+	return append([]int{BOSID}, p...), nil
+}
+
+// EncodeSFT lays out <bos> prompt answer <eos>..., padded with <eos> to
+// seqLen: the padding is part of the answer, so the model learns to stop.
+func EncodeSFT(t *Tokenizer, ex Example, seqLen int) (Sequence, error) {
+	p, err := EncodePrompt(t, ex)
+	if err != nil {
+		return Sequence{}, err
+	}
+	a, err := t.Encode(ex.Answer)
+	if err != nil {
+		return Sequence{}, fmt.Errorf("answer: %w", err)
+	}
+	if n := len(p) + len(a) + 1; n > seqLen {
+		return Sequence{}, fmt.Errorf("prompt (%d tokens with <bos>) + answer (%d) + <eos> = %d exceeds the sequence length %d", len(p), len(a), n, seqLen)
+	}
+	ids := append(append(p, a...), EOSID)
+	for len(ids) < seqLen {
+		ids = append(ids, EOSID)
+	}
+	return Sequence{IDs: ids, PromptLen: len(p)}, nil
+}
+
+// EncodePretrain lays out <bos> text <eos> and pads with <pad>, which the
+// key-padding mask hides.
+func EncodePretrain(t *Tokenizer, ex Example, seqLen int) (Sequence, error) {
+	x, err := t.Encode(ex.Prompt + ex.Answer)
+	if err != nil {
+		return Sequence{}, err
+	}
+	if n := len(x) + 2; n > seqLen {
+		return Sequence{}, fmt.Errorf("text of %d tokens + <bos> + <eos> exceeds the sequence length %d", len(x), seqLen)
+	}
+	ids := append(append([]int{BOSID}, x...), EOSID)
+	real := len(ids)
+	var valid []bool
+	if real < seqLen {
+		valid = make([]bool, seqLen)
+		for i := range valid {
+			valid[i] = i < real
+		}
+	}
+	for len(ids) < seqLen {
+		ids = append(ids, PadID)
+	}
+	return Sequence{IDs: ids, Valid: valid}, nil
+}
+
+// SeqLenFor is the shortest length that fits every example with <bos> and
+// one <eos>.
+func SeqLenFor(t *Tokenizer, exs []Example) (int, error) {
+	n := 0
+	for i, ex := range exs {
+		p, err := t.Encode(ex.Prompt + ex.Answer)
+		if err != nil {
+			return 0, fmt.Errorf("example %d: %w", i, err)
+		}
+		n = max(n, len(p)+2)
+	}
+	return n, nil
+}
+
+// Cursor is a position in the epoch stream: resuming from it replays the
+// same batches.
+type Cursor struct {
+	Epoch int `json:"epoch"`
+	Pos   int `json:"pos"`
+}
+
+// Iterator hands out batches of example indices, each epoch a fresh
+// permutation drawn from (seed, epoch).
+type Iterator struct {
+	n, batch int
+	seed     int64
+	cur      Cursor
+	perm     []int
+}
+
+// NewIterator starts at cursor c.
+func NewIterator(n, batch int, seed int64, c Cursor) *Iterator {
+	it := &Iterator{n: n, batch: batch, seed: seed, cur: c}
+	it.perm = it.permutation(c.Epoch)
+	return it
+}
+
+func (it *Iterator) permutation(epoch int) []int {
+	return rand.New(rand.NewPCG(uint64(it.seed), uint64(epoch)<<8|0x49)).Perm(it.n)
+}
+
+// Next returns the next batch of indices; a batch may span two epochs.
+func (it *Iterator) Next() []int {
+	out := make([]int, 0, it.batch)
+	for len(out) < it.batch {
+		if it.cur.Pos >= it.n {
+			it.cur = Cursor{Epoch: it.cur.Epoch + 1}
+			it.perm = it.permutation(it.cur.Epoch)
+		}
+		out = append(out, it.perm[it.cur.Pos])
+		it.cur.Pos++
+	}
+	return out
+}
+
+// Cursor is where the next batch starts.
+func (it *Iterator) Cursor() Cursor { return it.cur }

@@ -1,0 +1,127 @@
+package data
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Special token ids, fixed for every vocabulary.
+const (
+	PadID  = 0
+	MaskID = 1
+	BOSID  = 2
+	EOSID  = 3
+)
+
+var specials = []string{"<pad>", "<mask>", "<bos>", "<eos>"}
+
+// DefaultCharset is newline and printable ASCII: a vocabulary of 100 tokens
+// with the specials.
+var DefaultCharset = func() string {
+	var b strings.Builder
+	b.WriteByte('\n')
+	for c := byte(32); c < 127; c++ {
+		b.WriteByte(c)
+	}
+	return b.String()
+}()
+
+// Tokenizer maps single characters to ids after the four special tokens.
+type Tokenizer struct {
+	vocab []string
+	ids   map[rune]int
+}
+
+// NewCharTokenizer builds a tokenizer over the characters of charset.
+func NewCharTokenizer(charset string) (*Tokenizer, error) {
+	t := &Tokenizer{vocab: append([]string(nil), specials...), ids: map[rune]int{}}
+	for _, r := range charset {
+		if _, dup := t.ids[r]; dup {
+			return nil, fmt.Errorf("tokenizer: character %q appears twice in the charset", r)
+		}
+		t.ids[r] = len(t.vocab)
+		t.vocab = append(t.vocab, string(r))
+	}
+	return t, nil
+}
+
+// NewDefaultTokenizer is the tokenizer over DefaultCharset.
+func NewDefaultTokenizer() *Tokenizer {
+	t, _ := NewCharTokenizer(DefaultCharset) // DefaultCharset has no duplicates
+	return t
+}
+
+// TokenizerFromVocab rebuilds a tokenizer from Vocab (as stored in a run).
+func TokenizerFromVocab(vocab []string) (*Tokenizer, error) {
+	if len(vocab) < len(specials) {
+		return nil, fmt.Errorf("tokenizer: vocab has %d entries, fewer than the %d special tokens", len(vocab), len(specials))
+	}
+	for i, s := range specials {
+		if vocab[i] != s {
+			return nil, fmt.Errorf("tokenizer: vocab entry %d is %q, want %q", i, vocab[i], s)
+		}
+	}
+	var cs strings.Builder
+	for i, v := range vocab[len(specials):] {
+		if len([]rune(v)) != 1 {
+			return nil, fmt.Errorf("tokenizer: vocab entry %d is %q, want one character", i+len(specials), v)
+		}
+		cs.WriteString(v)
+	}
+	return NewCharTokenizer(cs.String())
+}
+
+// Vocab lists every token by id.
+func (t *Tokenizer) Vocab() []string { return append([]string(nil), t.vocab...) }
+
+// Size is the vocabulary size.
+func (t *Tokenizer) Size() int { return len(t.vocab) }
+
+func (t *Tokenizer) PadID() int  { return PadID }
+func (t *Tokenizer) MaskID() int { return MaskID }
+func (t *Tokenizer) BOSID() int  { return BOSID }
+func (t *Tokenizer) EOSID() int  { return EOSID }
+
+// Encode maps text to ids; a character outside the vocabulary is an error.
+func (t *Tokenizer) Encode(s string) ([]int, error) {
+	out := make([]int, 0, len(s))
+	for off, r := range s {
+		id, ok := t.ids[r]
+		if !ok {
+			return nil, fmt.Errorf("character %q at byte %d is not in the vocabulary", r, off)
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+// Decode renders ids, special tokens by name.
+func (t *Tokenizer) Decode(ids []int) string {
+	var b strings.Builder
+	for _, id := range ids {
+		if id >= 0 && id < len(t.vocab) {
+			b.WriteString(t.vocab[id])
+		} else {
+			fmt.Fprintf(&b, "<%d>", id)
+		}
+	}
+	return b.String()
+}
+
+// DecodeAnswer renders a completion: text up to the first <eos>, <pad> and
+// <bos> skipped, <mask> shown as "?".
+func (t *Tokenizer) DecodeAnswer(ids []int) string {
+	var b strings.Builder
+	for _, id := range ids {
+		switch {
+		case id == EOSID:
+			return b.String()
+		case id == MaskID:
+			b.WriteByte('?')
+		case id == PadID || id == BOSID || id < 0 || id >= len(t.vocab):
+		default:
+			b.WriteString(t.vocab[id])
+		}
+	}
+	return b.String()
+}
