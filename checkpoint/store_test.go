@@ -1,0 +1,273 @@
+package checkpoint
+
+import (
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+func newStore(t *testing.T) (*Store, string) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "runs", "a.db")
+	s, err := Create(p, Meta{ConfigYAML: "run: {seed: 3}\n", Seed: 3, Version: "test", Vocab: []string{"<pad>", "a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, p
+}
+
+func sampleCheckpoint(step int) *Checkpoint {
+	negZero := float32(math.Copysign(0, -1))
+	return &Checkpoint{
+		Step: step, Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), OptimStep: step,
+		Weights: []Tensor{
+			{Name: "w", Shape: []int{2, 3}, Data: []float32{1, -2.5, negZero, float32(math.NaN()), float32(math.Inf(1)), 1e-40}},
+			{Name: "g", Shape: []int{2}, Data: []float32{0.5, 7}},
+		},
+		Optim:   []Tensor{{Name: "adam.m/w", Shape: []int{2, 3}, Data: make([]float32, 6)}},
+		RNG:     []byte("rng"),
+		Cursor:  []byte(`{"epoch":1,"pos":2}`),
+		Metrics: map[string]float64{"loss": 0.25, "bad": math.NaN()},
+	}
+}
+
+func sameBits(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	s, p := newStore(t)
+	want := sampleCheckpoint(10)
+	if err := s.Save(want); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(sampleCheckpoint(20)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err := OpenReadOnly(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.Load(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range want.Weights {
+		if got.Weights[i].Name != w.Name || !reflect.DeepEqual(got.Weights[i].Shape, w.Shape) || !sameBits(got.Weights[i].Data, w.Data) {
+			t.Fatalf("tensor %s: %+v", w.Name, got.Weights[i])
+		}
+	}
+	if got.OptimStep != 10 || string(got.Cursor) != string(want.Cursor) || string(got.RNG) != "rng" || got.Metrics["loss"] != 0.25 || !got.Time.Equal(want.Time) {
+		t.Fatalf("checkpoint fields: %+v", got)
+	}
+	if _, ok := got.Metrics["bad"]; ok {
+		t.Fatal("NaN metric stored")
+	}
+	latest, err := s.Latest()
+	if err != nil || latest.Step != 20 {
+		t.Fatalf("latest: %v %v", latest, err)
+	}
+	m, err := s.Meta()
+	if err != nil || m.Seed != 3 || m.Vocab[1] != "a" {
+		t.Fatalf("meta %+v %v", m, err)
+	}
+	if err := s.Save(sampleCheckpoint(30)); err == nil {
+		t.Fatal("read-only store accepted a write")
+	}
+}
+
+func TestChecksumDetectsCorruption(t *testing.T) {
+	s, p := newStore(t)
+	if err := s.Save(sampleCheckpoint(5)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// Flip one data byte of tensor w behind the store's back.
+	db, err := bolt.Open(p, 0o644, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bCkpt).Bucket(stepKey(5))
+		rec := append([]byte(nil), b.Get([]byte("w/w"))...)
+		rec[len(rec)-3] ^= 0x40
+		return b.Put([]byte("w/w"), rec)
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err = OpenReadOnly(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Load(5); !errors.Is(err, ErrChecksum) {
+		t.Fatalf("corrupted tensor: %v, want ErrChecksum", err)
+	}
+}
+
+func TestOpenRejectsForeignFiles(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.db")
+	os.WriteFile(empty, nil, 0o644)
+	junk := filepath.Join(dir, "junk.db")
+	os.WriteFile(junk, []byte("this is not a database at all, just text that goes on for a while"), 0o644)
+	foreign := filepath.Join(dir, "foreign.db")
+	db, err := bolt.Open(foreign, 0o644, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("other")); return err })
+	db.Close()
+	for _, p := range []string{empty, junk, foreign, dir} {
+		if _, err := Open(p); !errors.Is(err, ErrNotRunStore) {
+			t.Errorf("%s: %v, want ErrNotRunStore", p, err)
+		}
+	}
+	if _, err := Open(filepath.Join(dir, "missing.db")); err == nil {
+		t.Error("missing file opened")
+	}
+}
+
+// A run store cut short at any length gives an error or a readable store,
+// never a panic.
+func TestTruncatedStore(t *testing.T) {
+	s, p := newStore(t)
+	for step := 1; step <= 3; step++ {
+		s.Save(sampleCheckpoint(step))
+		s.LogMetrics(step, map[string]float64{"loss": 1})
+	}
+	s.Close()
+	full, _ := os.ReadFile(p)
+	for _, cut := range []int{1, 100, 4096, 4096 + 17, len(full) / 2, len(full) - 4096, len(full) - 1} {
+		if cut <= 0 || cut >= len(full) {
+			continue
+		}
+		tp := filepath.Join(t.TempDir(), "cut.db")
+		os.WriteFile(tp, full[:cut], 0o644)
+		readAll(tp) // must not panic
+	}
+}
+
+// readAll opens a store and reads everything in it, returning the first error.
+func readAll(p string) error {
+	s, err := OpenReadOnly(p)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if _, err := s.Meta(); err != nil {
+		return err
+	}
+	steps, err := s.Steps()
+	if err != nil {
+		return err
+	}
+	for _, st := range steps {
+		if _, err := s.Load(st); err != nil {
+			return err
+		}
+	}
+	_, err = s.Metrics()
+	return err
+}
+
+func TestInUse(t *testing.T) {
+	s, p := newStore(t)
+	defer s.Close()
+	if _, err := Open(p); !errors.Is(err, ErrInUse) {
+		t.Fatalf("second writer: %v, want ErrInUse", err)
+	}
+	if _, err := Create(p, Meta{}); !errors.Is(err, ErrExists) {
+		t.Fatalf("create over existing: %v", err)
+	}
+}
+
+func TestMetricsSamplesRetain(t *testing.T) {
+	s, _ := newStore(t)
+	defer s.Close()
+	for step := 1; step <= 10; step++ {
+		if err := s.Save(sampleCheckpoint(step)); err != nil {
+			t.Fatal(err)
+		}
+		s.LogMetrics(step, map[string]float64{"loss": float64(step)})
+		s.AddSamples(step, []Sample{{Prompt: "p", Completion: "c", Reward: 1, Trace: []int{0, 1}}})
+	}
+	s.LogMetrics(3, map[string]float64{"loss": 33})
+	if err := s.TruncateMetricsAfter(6); err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := s.Metrics()
+	if len(rows) != 6 || rows[2].Values["loss"] != 33 || rows[5].Step != 6 {
+		t.Fatalf("metrics %+v", rows)
+	}
+	ss, err := s.Samples(4)
+	if err != nil || ss[0].Completion != "c" || !reflect.DeepEqual(ss[0].Trace, []int{0, 1}) {
+		t.Fatalf("samples %+v %v", ss, err)
+	}
+	if steps, _ := s.SampleSteps(); len(steps) != 6 {
+		t.Fatalf("sample steps %v", steps)
+	}
+	if err := s.Retain(2, 4); err != nil {
+		t.Fatal(err)
+	}
+	if steps, _ := s.Steps(); !reflect.DeepEqual(steps, []int{4, 8, 9, 10}) {
+		t.Fatalf("retained %v, want [4 8 9 10]", steps)
+	}
+	if err := s.Delete(8); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load(8); !errors.Is(err, ErrNoCheckpoint) {
+		t.Fatalf("deleted step: %v", err)
+	}
+}
+
+func TestParseRef(t *testing.T) {
+	if p, st, ok, err := ParseRef("runs/a.db:120"); p != "runs/a.db" || st != 120 || !ok || err != nil {
+		t.Fatal(p, st, ok, err)
+	}
+	if p, _, ok, err := ParseRef("runs/a.db"); p != "runs/a.db" || ok || err != nil {
+		t.Fatal(p, ok, err)
+	}
+	for _, bad := range []string{"", "a.db:x", "a.db:-1"} {
+		if _, _, _, err := ParseRef(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func FuzzOpen(f *testing.F) {
+	dir := f.TempDir()
+	p := filepath.Join(dir, "seed.db")
+	s, err := Create(p, Meta{Seed: 1})
+	if err != nil {
+		f.Fatal(err)
+	}
+	s.Save(sampleCheckpoint(1))
+	s.Close()
+	seed, _ := os.ReadFile(p)
+	f.Add(seed)
+	f.Add([]byte("junk"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fp := filepath.Join(t.TempDir(), "f.db")
+		os.WriteFile(fp, b, 0o644)
+		readAll(fp)
+	})
+}
