@@ -135,3 +135,35 @@ func TestFromTensorsValidates(t *testing.T) {
 		t.Fatal("missing tensor not reported")
 	}
 }
+
+// Each Run's gradients are that batch's alone: gorgonia accumulates into the
+// weights' dual values across runs unless they are cleared.
+func TestGradsDoNotAccumulate(t *testing.T) {
+	p, _ := New(tinyConfig(), 1)
+	tg, err := NewTrainGraph(p, 2, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	b := benchBatch(2, 8, 20)
+	var first [][]float32
+	for run := 0; run < 3; run++ {
+		if _, _, err := tg.Run(b); err != nil {
+			t.Fatal(err)
+		}
+		g, _ := tg.Grads()
+		if run == 0 {
+			for _, x := range g {
+				first = append(first, append([]float32(nil), x...))
+			}
+			continue
+		}
+		for i := range g {
+			for j := range g[i] {
+				if g[i][j] != first[i][j] {
+					t.Fatalf("run %d: gradient %s[%d] %g, first run %g", run, p.Tensors[i].Name, j, g[i][j], first[i][j])
+				}
+			}
+		}
+	}
+}

@@ -159,6 +159,15 @@ func (tg *TrainGraph) Run(b Batch) (loss float64, lp []float64, err error) {
 	}
 	st := tg.st
 	st.ids, st.valid, st.targets, st.loss = b.IDs, b.Valid, b.Targets, b.Loss
+	// gorgonia adds each run's gradients into the weights' dual values; start
+	// every run from zero so that Grads is this batch's gradient alone.
+	for _, n := range tg.weights {
+		if gv, err := n.Grad(); err == nil {
+			if t, ok := gv.(tensor.Tensor); ok {
+				t.Zero()
+			}
+		}
+	}
 	defer tg.vm.Reset()
 	if err := tg.vm.RunAll(); err != nil {
 		return 0, nil, fmt.Errorf("model: run training graph: %w", err)

@@ -1,0 +1,82 @@
+package trainer
+
+import (
+	"math"
+	"testing"
+
+	"github.com/remask/remask/model"
+)
+
+func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
+
+// Two AdamW steps worked by hand (lr 0.1, betas 0.9/0.999, eps 1e-8, wd 0.1):
+// a norm gain (not decayed) and a matrix (decayed), gradients +0.5 then -0.5.
+func TestAdamWByHand(t *testing.T) {
+	p := &model.Params{Tensors: []*model.Tensor{
+		{Name: "gain", Shape: []int{1}, Data: []float32{1}},
+		{Name: "w", Shape: []int{1, 1}, Data: []float32{1}},
+	}}
+	a := NewAdamW(p, 0.9, 0.999, 1e-8, 0.1)
+	if err := a.Update(p, [][]float32{{0.5}, {0.5}}, 0.1); err != nil {
+		t.Fatal(err)
+	}
+	// mhat = 0.5, vhat = 0.25: the step is lr * 1.
+	if !near(float64(p.Tensors[0].Data[0]), 0.9, 1e-6) || !near(float64(p.Tensors[1].Data[0]), 0.89, 1e-6) {
+		t.Fatalf("after step 1: %v %v, want 0.9 0.89", p.Tensors[0].Data, p.Tensors[1].Data)
+	}
+	if err := a.Update(p, [][]float32{{-0.5}, {-0.5}}, 0.1); err != nil {
+		t.Fatal(err)
+	}
+	// m = -0.005, v = 0.00049975; mhat = -0.005/0.19, vhat = 0.00049975/0.001999 = 0.25.
+	step := 0.1 * (-0.005 / 0.19) / 0.5
+	if !near(float64(p.Tensors[0].Data[0]), 0.9-step, 1e-6) || !near(float64(p.Tensors[1].Data[0]), 0.89*0.99-step, 1e-6) {
+		t.Fatalf("after step 2: %v %v, want %v %v", p.Tensors[0].Data, p.Tensors[1].Data, 0.9-step, 0.89*0.99-step)
+	}
+	if a.Step != 2 {
+		t.Fatalf("step count %d", a.Step)
+	}
+}
+
+func TestClipGlobalNorm(t *testing.T) {
+	g := [][]float32{{3}, {4}}
+	if n := ClipGlobalNorm(g, 1); n != 5 {
+		t.Fatalf("norm %v, want 5", n)
+	}
+	if !near(float64(g[0][0]), 0.6, 1e-7) || !near(float64(g[1][0]), 0.8, 1e-7) {
+		t.Fatalf("clipped to %v", g)
+	}
+	g = [][]float32{{0.3}, {0.4}}
+	ClipGlobalNorm(g, 1)
+	if g[0][0] != 0.3 || g[1][0] != 0.4 {
+		t.Fatalf("clipped below the limit: %v", g)
+	}
+}
+
+func TestSchedules(t *testing.T) {
+	cases := []struct {
+		s    Schedule
+		step int
+		want float64
+	}{
+		{Schedule{Kind: "constant", Peak: 0.5, Warmup: 10, Total: 100}, 0, 0.5},
+		{Schedule{Kind: "constant_with_warmup", Peak: 1, Warmup: 4, Total: 100}, 0, 0.25},
+		{Schedule{Kind: "constant_with_warmup", Peak: 1, Warmup: 4, Total: 100}, 3, 1},
+		{Schedule{Kind: "constant_with_warmup", Peak: 1, Warmup: 4, Total: 100}, 50, 1},
+		{Schedule{Kind: "cosine", Peak: 1, Warmup: 0, Total: 11}, 0, 1},
+		{Schedule{Kind: "cosine", Peak: 1, Warmup: 0, Total: 11}, 5, 0.5},
+		{Schedule{Kind: "cosine", Peak: 1, Warmup: 0, Total: 11}, 10, 0},
+		{Schedule{Kind: "cosine_with_min_lr", Peak: 1, Warmup: 2, Total: 12, MinLRRatio: 0.1}, 0, 0.5},
+		{Schedule{Kind: "cosine_with_min_lr", Peak: 1, Warmup: 2, Total: 12, MinLRRatio: 0.1}, 2, 1},
+		{Schedule{Kind: "cosine_with_min_lr", Peak: 1, Warmup: 2, Total: 12, MinLRRatio: 0.1}, 7, 0.1 + 0.9*0.5*(1+math.Cos(5*math.Pi/9))},
+		{Schedule{Kind: "cosine_with_min_lr", Peak: 1, Warmup: 2, Total: 12, MinLRRatio: 0.1}, 11, 0.1},
+	}
+	for _, c := range cases {
+		got, err := c.s.LR(c.step)
+		if err != nil || !near(got, c.want, 1e-12) {
+			t.Errorf("%s warmup %d total %d step %d: %v (%v), want %v", c.s.Kind, c.s.Warmup, c.s.Total, c.step, got, err, c.want)
+		}
+	}
+	if _, err := (Schedule{Kind: "linear"}).LR(0); err == nil {
+		t.Error("unknown schedule accepted")
+	}
+}

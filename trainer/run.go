@@ -1,0 +1,458 @@
+package trainer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/remask/remask/checkpoint"
+	"github.com/remask/remask/configs"
+	"github.com/remask/remask/data"
+	"github.com/remask/remask/model"
+	"github.com/remask/remask/rollout"
+)
+
+// Version is written into every run store.
+const Version = "0.1.0"
+
+// Options are the parts of a run that are not in its config.
+type Options struct {
+	Resume bool           // continue from the latest checkpoint of an existing run store
+	Log    zerolog.Logger // structured log
+	// Progress, when set, is called after every step (the CLI draws a bar).
+	Progress func(step, total int, s StepStats)
+}
+
+// Summary is what a finished (or interrupted) run reports.
+type Summary struct {
+	Path        string
+	Steps       int     // last completed step count
+	Loss        float64 // loss of the last step
+	EvalAcc     float64 // last periodic eval accuracy (-1 when none ran)
+	Interrupted bool
+	Elapsed     time.Duration
+}
+
+// StorePath is where a config's run store lives.
+func StorePath(cfg configs.Config) string {
+	return filepath.Join(cfg.Run.Dir, cfg.Run.Name+".db")
+}
+
+// stepRNG is the random stream of one purpose at one step: derived from the
+// run seed and the step only, so a resumed run draws exactly what an unbroken
+// one would.
+func stepRNG(seed int64, step int, purpose uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(uint64(seed), uint64(step)<<8|purpose))
+}
+
+const (
+	purposeMask uint64 = iota + 1
+	purposeEval
+)
+
+// ModelConfig turns the config's model section into the model's shape.
+func ModelConfig(cfg configs.Config, vocab int) (model.Config, error) {
+	shape, err := cfg.Model.Resolved()
+	if err != nil {
+		return model.Config{}, err
+	}
+	return model.Config{Vocab: vocab, D: shape.D, Layers: shape.Layers, Heads: shape.Heads, FF: shape.FF,
+		MaxLen: cfg.Model.MaxLen, RopeTheta: cfg.Model.RopeTheta, NormEps: cfg.Model.NormEps}, nil
+}
+
+// Train runs a supervised run (mdlm or sft) from a validated config: it
+// creates the run store (or resumes it), trains, evaluates and checkpoints.
+// Cancelling ctx (SIGINT, SIGTERM) writes a final checkpoint and returns.
+func Train(ctx context.Context, cfg configs.Config, opt Options) (Summary, error) {
+	t0 := time.Now()
+	log := opt.Log
+	if cfg.Train.Threads > 0 {
+		runtime.GOMAXPROCS(cfg.Train.Threads)
+	}
+	tok := data.NewDefaultTokenizer()
+	task, err := data.TaskByName(cfg.Data.Task)
+	if err != nil {
+		return Summary{}, err
+	}
+	trainEx, err := data.Load(cfg.Data.Task, cfg.Data.Train, cfg.Run.Seed)
+	if err != nil {
+		return Summary{}, fmt.Errorf("data.train: %w", err)
+	}
+	if len(trainEx) == 0 {
+		return Summary{}, fmt.Errorf("data.train %q has no examples", cfg.Data.Train)
+	}
+	var evalEx []data.Example
+	if cfg.Data.Eval != "" {
+		// A different seed stream from training, and no prompt seen in training:
+		// the eval figure is on held-out examples only.
+		all, err := data.Load(cfg.Data.Task, cfg.Data.Eval, cfg.Run.Seed+1_000_003)
+		if err != nil {
+			return Summary{}, fmt.Errorf("data.eval: %w", err)
+		}
+		evalEx = heldOut(all, trainEx)
+		if n := cfg.Data.EvalN; n > 0 && len(evalEx) > n {
+			evalEx = evalEx[:n]
+		}
+		log.Info().Int("eval_examples", len(evalEx)).Int("dropped_seen_in_train", len(all)-len(evalEx)).Msg("eval set")
+	}
+	seqLen := cfg.Data.SeqLen
+	if seqLen == 0 {
+		if seqLen, err = data.SeqLenFor(tok, trainEx); err != nil {
+			return Summary{}, err
+		}
+	}
+	seqs := make([]data.Sequence, len(trainEx))
+	for i, ex := range trainEx {
+		if cfg.Objective == "mdlm" {
+			seqs[i], err = data.EncodePretrain(tok, ex, seqLen)
+		} else {
+			seqs[i], err = data.EncodeSFT(tok, ex, seqLen)
+		}
+		if err != nil {
+			return Summary{}, fmt.Errorf("data.train example %d: %w", i, err)
+		}
+	}
+	obj, err := NewObjective(cfg.Objective, tok.MaskID())
+	if err != nil {
+		return Summary{}, err
+	}
+	mc, err := ModelConfig(cfg, tok.Size())
+	if err != nil {
+		return Summary{}, err
+	}
+	if seqLen > mc.MaxLen {
+		return Summary{}, fmt.Errorf("sequence length %d exceeds model.max_len %d", seqLen, mc.MaxLen)
+	}
+	cfgYAML, err := cfg.YAML()
+	if err != nil {
+		return Summary{}, err
+	}
+
+	path := StorePath(cfg)
+	var st *checkpoint.Store
+	var params *model.Params
+	var opt0 *AdamW
+	start := 0
+	cursor := data.Cursor{}
+	if opt.Resume {
+		if st, err = checkpoint.Open(path); err != nil {
+			return Summary{}, err
+		}
+		ck, err := st.Latest()
+		if err != nil && !errors.Is(err, checkpoint.ErrNoCheckpoint) {
+			st.Close()
+			return Summary{}, err
+		}
+		if ck != nil {
+			if params, opt0, cursor, err = restore(ck, mc, cfg); err != nil {
+				st.Close()
+				return Summary{}, fmt.Errorf("resume %s step %d: %w", path, ck.Step, err)
+			}
+			start = ck.Step
+			if err := st.TruncateMetricsAfter(start); err != nil {
+				st.Close()
+				return Summary{}, err
+			}
+			log.Info().Str("store", path).Int("step", start).Msg("resumed")
+		}
+	} else {
+		meta := checkpoint.Meta{ConfigYAML: string(cfgYAML), Seed: cfg.Run.Seed, Version: Version, Created: time.Now().UTC(), Vocab: tok.Vocab()}
+		if st, err = checkpoint.Create(path, meta); err != nil {
+			if errors.Is(err, checkpoint.ErrExists) {
+				return Summary{}, fmt.Errorf("run store %s already exists: pass --resume to continue it, or set run.name to start a new run", path)
+			}
+			return Summary{}, err
+		}
+	}
+	defer st.Close()
+	if params == nil {
+		if params, err = initialParams(cfg, mc); err != nil {
+			return Summary{}, err
+		}
+		opt0 = NewAdamW(params, cfg.Optim.Beta1, cfg.Optim.Beta2, cfg.Optim.Eps, cfg.Optim.WeightDecay)
+	}
+	sched := Schedule{Kind: cfg.Optim.Schedule, Peak: cfg.Optim.LR, Warmup: cfg.Optim.Warmup, Total: cfg.Train.Steps, MinLRRatio: cfg.Optim.MinLRRatio}
+	tr := NewTrainer(params, opt0, sched, cfg.Optim.ClipNorm)
+	defer tr.Close()
+	it := data.NewIterator(len(seqs), cfg.Train.Batch, cfg.Run.Seed, cursor)
+	sampleOpts := SampleOptions(cfg, tok, task)
+
+	log.Info().Str("store", path).Str("objective", obj.Name()).Int("params", params.NumParams()).
+		Int("seq_len", seqLen).Int("train_examples", len(seqs)).Int("steps", cfg.Train.Steps).Msg("training")
+
+	sum := Summary{Path: path, EvalAcc: -1}
+	save := func(step int, metrics map[string]float64) error {
+		ck := snapshot(step, params, tr.Opt, it.Cursor(), metrics)
+		if err := st.Save(ck); err != nil {
+			return fmt.Errorf("save checkpoint at step %d: %w", step, err)
+		}
+		if cfg.Train.KeepLast > 0 {
+			if err := st.Retain(cfg.Train.KeepLast, 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var last StepStats
+	batchSeqs := make([]data.Sequence, cfg.Train.Batch)
+	for step := start; step < cfg.Train.Steps; step++ {
+		if ctx.Err() != nil {
+			sum.Interrupted = true
+			log.Warn().Int("step", step).Msg("interrupted: writing a final checkpoint")
+			if err := save(step, map[string]float64{"loss": last.Loss}); err != nil {
+				return sum, err
+			}
+			sum.Steps, sum.Elapsed = step, time.Since(t0)
+			return sum, nil
+		}
+		for i, idx := range it.Next() {
+			batchSeqs[i] = seqs[idx]
+		}
+		batch, m, err := obj.Build(stepRNG(cfg.Run.Seed, step, purposeMask), batchSeqs)
+		if err != nil {
+			return sum, fmt.Errorf("step %d: %w", step, err)
+		}
+		stepT := time.Now()
+		if last, err = tr.Update(step, cfg.Train.Batch, seqLen, batch); err != nil {
+			return sum, fmt.Errorf("step %d: %w", step, err)
+		}
+		done := step + 1
+		if opt.Progress != nil {
+			opt.Progress(done, cfg.Train.Steps, last)
+		}
+		metrics := map[string]float64{"loss": last.Loss, "grad_norm": last.GradNorm, "lr": last.LR, "step_ms": float64(time.Since(stepT).Microseconds()) / 1e3}
+		for k, v := range m {
+			metrics[k] = v
+		}
+		evalNow := cfg.Train.EvalEvery > 0 && len(evalEx) > 0 && (done%cfg.Train.EvalEvery == 0 || done == cfg.Train.Steps)
+		if evalNow {
+			acc, samples, err := Evaluate(NewEvalModel(params), tok, task, evalEx, sampleOpts, stepRNG(cfg.Run.Seed, done, purposeEval))
+			if err != nil {
+				return sum, fmt.Errorf("eval at step %d: %w", done, err)
+			}
+			metrics["eval_acc"] = acc
+			sum.EvalAcc = acc
+			if err := st.AddSamples(done, samples); err != nil {
+				return sum, err
+			}
+			log.Info().Int("step", done).Float64("eval_acc", acc).Int("n", len(evalEx)).Msg("eval")
+		}
+		if done%max(cfg.Train.LogEvery, 1) == 0 || evalNow || done == cfg.Train.Steps {
+			if err := st.LogMetrics(done, metrics); err != nil {
+				return sum, err
+			}
+			log.Info().Int("step", done).Float64("loss", last.Loss).Float64("grad_norm", last.GradNorm).Float64("lr", last.LR).Msg("train")
+		}
+		if (cfg.Train.CkptEvery > 0 && done%cfg.Train.CkptEvery == 0) || done == cfg.Train.Steps {
+			if err := save(done, metrics); err != nil {
+				return sum, err
+			}
+		}
+		sum.Steps, sum.Loss = done, last.Loss
+	}
+	sum.Elapsed = time.Since(t0)
+	return sum, nil
+}
+
+// heldOut drops every example whose prompt also occurs in train.
+func heldOut(all, train []data.Example) []data.Example {
+	seen := make(map[string]bool, len(train))
+	for _, ex := range train {
+		seen[ex.Prompt] = true
+	}
+	var out []data.Example
+	for _, ex := range all {
+		if !seen[ex.Prompt] {
+			out = append(out, ex)
+		}
+	}
+	return out
+}
+
+// initialParams is a fresh model, or the weights of model.init_from.
+func initialParams(cfg configs.Config, mc model.Config) (*model.Params, error) {
+	if cfg.Model.InitFrom == "" {
+		return model.New(mc, uint64(cfg.Run.Seed))
+	}
+	p, _, err := LoadParams(cfg.Model.InitFrom)
+	if err != nil {
+		return nil, fmt.Errorf("model.init_from: %w", err)
+	}
+	if p.Config != mc {
+		return nil, fmt.Errorf("model.init_from %s has shape %+v, this run wants %+v", cfg.Model.InitFrom, p.Config, mc)
+	}
+	return p, nil
+}
+
+// snapshot gathers everything a resume needs.
+func snapshot(step int, p *model.Params, opt *AdamW, cur data.Cursor, metrics map[string]float64) *checkpoint.Checkpoint {
+	ck := &checkpoint.Checkpoint{Step: step, Time: time.Now().UTC(), OptimStep: opt.Step, Metrics: metrics}
+	for i, t := range p.Tensors {
+		ck.Weights = append(ck.Weights, checkpoint.Tensor{Name: t.Name, Shape: t.Shape, Data: t.Data})
+		ck.Optim = append(ck.Optim,
+			checkpoint.Tensor{Name: "adam.m/" + t.Name, Shape: t.Shape, Data: opt.M[i]},
+			checkpoint.Tensor{Name: "adam.v/" + t.Name, Shape: t.Shape, Data: opt.V[i]})
+	}
+	ck.Cursor, _ = json.Marshal(cur) // a struct of two ints always marshals
+	// Every random draw is derived from (seed, step, purpose), so there is no
+	// generator state to keep; the record says which derivation was used.
+	ck.RNG = []byte("pcg(seed, step<<8|purpose) v1")
+	return ck
+}
+
+// restore rebuilds the weights, optimizer and data cursor of a checkpoint.
+func restore(ck *checkpoint.Checkpoint, mc model.Config, cfg configs.Config) (*model.Params, *AdamW, data.Cursor, error) {
+	p, err := model.FromTensors(mc, toModelTensors(ck.Weights))
+	if err != nil {
+		return nil, nil, data.Cursor{}, err
+	}
+	opt := NewAdamW(p, cfg.Optim.Beta1, cfg.Optim.Beta2, cfg.Optim.Eps, cfg.Optim.WeightDecay)
+	opt.Step = ck.OptimStep
+	byName := map[string][]float32{}
+	for _, t := range ck.Optim {
+		byName[t.Name] = t.Data
+	}
+	for i, t := range p.Tensors {
+		m, v := byName["adam.m/"+t.Name], byName["adam.v/"+t.Name]
+		if len(m) != len(t.Data) || len(v) != len(t.Data) {
+			return nil, nil, data.Cursor{}, fmt.Errorf("optimizer state for %s missing or of the wrong size", t.Name)
+		}
+		copy(opt.M[i], m)
+		copy(opt.V[i], v)
+	}
+	var cur data.Cursor
+	if err := json.Unmarshal(ck.Cursor, &cur); err != nil {
+		return nil, nil, data.Cursor{}, fmt.Errorf("data cursor: %w", err)
+	}
+	return p, opt, cur, nil
+}
+
+func toModelTensors(ts []checkpoint.Tensor) []model.Tensor {
+	out := make([]model.Tensor, len(ts))
+	for i, t := range ts {
+		out[i] = model.Tensor{Name: t.Name, Shape: t.Shape, Data: t.Data}
+	}
+	return out
+}
+
+// LoadParams opens RUN.db[:STEP] read-only and returns the weights of that
+// checkpoint (the latest when no step is given) with the run's config.
+func LoadParams(ref string) (*model.Params, configs.Config, error) {
+	path, step, hasStep, err := checkpoint.ParseRef(ref)
+	if err != nil {
+		return nil, configs.Config{}, err
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, configs.Config{}, fmt.Errorf("run store %s: %w", path, err)
+	}
+	st, err := checkpoint.OpenReadOnly(path)
+	if err != nil {
+		return nil, configs.Config{}, err
+	}
+	defer st.Close()
+	meta, err := st.Meta()
+	if err != nil {
+		return nil, configs.Config{}, err
+	}
+	cfg, err := configs.Parse(path+" (stored config)", []byte(meta.ConfigYAML), nil)
+	if err != nil {
+		return nil, configs.Config{}, err
+	}
+	var ck *checkpoint.Checkpoint
+	if hasStep {
+		ck, err = st.Load(step)
+	} else {
+		ck, err = st.Latest()
+	}
+	if err != nil {
+		return nil, configs.Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	tok, err := data.TokenizerFromVocab(meta.Vocab)
+	if err != nil {
+		return nil, configs.Config{}, fmt.Errorf("%s: stored vocab: %w", path, err)
+	}
+	mc, err := ModelConfig(cfg, tok.Size())
+	if err != nil {
+		return nil, configs.Config{}, err
+	}
+	p, err := model.FromTensors(mc, toModelTensors(ck.Weights))
+	if err != nil {
+		return nil, configs.Config{}, fmt.Errorf("%s step %d: %w", path, ck.Step, err)
+	}
+	return p, cfg, nil
+}
+
+// SampleOptions are the decoding settings of a config's sample section; a
+// zero gen_length takes the task's answer length.
+func SampleOptions(cfg configs.Config, tok *data.Tokenizer, task data.Task) rollout.Options {
+	s := cfg.Sample
+	o := rollout.Options{GenLength: s.GenLength, Steps: s.Steps, Block: s.Block, Temperature: s.Temperature,
+		Remasking: s.Remasking, MaskID: tok.MaskID(), EOSID: tok.EOSID(), PadID: tok.PadID()}
+	if o.GenLength == 0 {
+		o.GenLength = defaultGenLength(task)
+	}
+	if o.Steps == 0 {
+		o.Steps = o.GenLength
+	}
+	return o
+}
+
+func defaultGenLength(task data.Task) int {
+	switch task.Name() {
+	case "sudoku4x4":
+		return 16
+	}
+	return 32
+}
+
+// EvalModel is a read-only view of weights for sampling.
+type EvalModel struct{ inf *model.Inference }
+
+// NewEvalModel prepares p for sampling.
+func NewEvalModel(p *model.Params) EvalModel { return EvalModel{model.NewInference(p)} }
+
+// Evaluate samples a completion for every example and returns the fraction
+// that the task marks correct, with a few samples for the run store.
+func Evaluate(m EvalModel, tok *data.Tokenizer, task data.Task, exs []data.Example, o rollout.Options, rng *rand.Rand) (float64, []checkpoint.Sample, error) {
+	const batch = 64
+	correct := 0
+	var samples []checkpoint.Sample
+	for lo := 0; lo < len(exs); lo += batch {
+		hi := min(lo+batch, len(exs))
+		prompts := make([][]int, 0, hi-lo)
+		for _, ex := range exs[lo:hi] {
+			p, err := data.EncodePrompt(tok, ex)
+			if err != nil {
+				return 0, nil, err
+			}
+			prompts = append(prompts, p)
+		}
+		res, err := rollout.Generate(m.inf, prompts, o, rng)
+		if err != nil {
+			return 0, nil, err
+		}
+		for i, ex := range exs[lo:hi] {
+			text := tok.DecodeAnswer(res.Tokens[i])
+			ok := task.Correct(ex, text)
+			if ok {
+				correct++
+			}
+			if len(samples) < 8 {
+				r := 0.0
+				if ok {
+					r = 1
+				}
+				samples = append(samples, checkpoint.Sample{Prompt: ex.Prompt, Completion: text, Reward: r, Trace: res.Trace[i]})
+			}
+		}
+	}
+	return float64(correct) / float64(max(len(exs), 1)), samples, nil
+}
