@@ -1,0 +1,187 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/remask/remask/configs"
+	"github.com/remask/remask/data"
+	"github.com/remask/remask/model"
+	"github.com/remask/remask/rollout"
+	"github.com/remask/remask/trainer"
+)
+
+// samplingFlags override the stored run's sample section.
+type samplingFlags struct {
+	genLength, steps, block int
+	temperature             float64
+	remasking               string
+	seed                    uint64
+}
+
+func (f *samplingFlags) register(cmd *cobra.Command) {
+	cmd.Flags().IntVar(&f.genLength, "gen-length", 0, "completion length in tokens (default: the run's sample.gen_length)")
+	cmd.Flags().IntVar(&f.steps, "steps", 0, "denoising steps (default: the run's sample.steps)")
+	cmd.Flags().IntVar(&f.block, "block", -1, "block length for semi-autoregressive decoding (0 = one block)")
+	cmd.Flags().Float64Var(&f.temperature, "temperature", -1, "Gumbel-max temperature, 0 = greedy (default: the run's)")
+	cmd.Flags().StringVar(&f.remasking, "remasking", "", "low_confidence or random (default: the run's)")
+	cmd.Flags().Uint64Var(&f.seed, "seed", 1, "sampling seed")
+}
+
+// options merges the flags over the run's config.
+func (f *samplingFlags) options(cfg configs.Config, tok *data.Tokenizer) (rollout.Options, error) {
+	task, err := data.TaskByName(cfg.Data.Task)
+	if err != nil {
+		return rollout.Options{}, err
+	}
+	o := trainer.SampleOptions(cfg, tok, task)
+	if f.genLength > 0 {
+		o.GenLength = f.genLength
+		if f.steps == 0 && cfg.Sample.Steps == 0 {
+			o.Steps = o.GenLength
+		}
+	}
+	if f.steps > 0 {
+		o.Steps = f.steps
+	}
+	if f.block >= 0 {
+		o.Block = f.block
+	}
+	if f.temperature >= 0 {
+		o.Temperature = f.temperature
+	}
+	if f.remasking != "" {
+		o.Remasking = f.remasking
+	}
+	return o, o.Validate()
+}
+
+// loadForSampling opens a run's weights, config and tokenizer.
+func loadForSampling(ref string) (*model.Params, configs.Config, *data.Tokenizer, error) {
+	p, cfg, err := trainer.LoadParams(ref)
+	if err != nil {
+		return nil, configs.Config{}, nil, err
+	}
+	return p, cfg, data.NewDefaultTokenizer(), nil
+}
+
+func newSampleCmd() *cobra.Command {
+	var (
+		ref, prompt string
+		n           int
+		asJSON      bool
+		sf          samplingFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "sample --ckpt RUN.db[:STEP] --prompt TEXT",
+		Short: "Generate completions for a prompt by denoising from all <mask>",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if ref == "" || prompt == "" {
+				return fmt.Errorf("sample: --ckpt and --prompt are required")
+			}
+			p, cfg, tok, err := loadForSampling(ref)
+			if err != nil {
+				return err
+			}
+			o, err := sf.options(cfg, tok)
+			if err != nil {
+				return err
+			}
+			// Task prompts end with the "=" that separates them from the answer.
+			if cfg.Data.Task != "text" && !strings.HasSuffix(prompt, "=") {
+				prompt += "="
+			}
+			ids, err := data.EncodePrompt(tok, data.Example{Prompt: prompt})
+			if err != nil {
+				return fmt.Errorf("--prompt: %w", err)
+			}
+			prompts := make([][]int, n)
+			for i := range prompts {
+				prompts[i] = ids
+			}
+			t0 := time.Now()
+			res, err := rollout.Generate(model.NewInference(p), prompts, o, rand.New(rand.NewPCG(sf.seed, 0)))
+			if err != nil {
+				return err
+			}
+			el := time.Since(t0)
+			for i := range res.Tokens {
+				text := tok.DecodeAnswer(res.Tokens[i])
+				if asJSON {
+					b, _ := json.Marshal(map[string]any{"prompt": prompt, "completion": text, "trace": res.Trace[i], "nfe": res.NFE})
+					fmt.Println(string(b))
+				} else {
+					fmt.Printf("%s%s\n", prompt, text)
+				}
+			}
+			fmt.Fprintf(os.Stderr, "%d sample(s), %d forwards, %s\n", n, res.NFE, el.Round(time.Millisecond))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&ref, "ckpt", "", "run store and optional step, RUN.db[:STEP]")
+	cmd.Flags().StringVar(&prompt, "prompt", "", "prompt text (for sudoku: the 16-digit puzzle, 0 = empty)")
+	cmd.Flags().IntVarP(&n, "num", "n", 1, "number of samples")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per sample, with the unmasking trace")
+	sf.register(cmd)
+	return cmd
+}
+
+func newEvalCmd() *cobra.Command {
+	var (
+		ref, file, taskName string
+		limit               int
+		sf                  samplingFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "eval --ckpt RUN.db[:STEP] --data FILE --task sudoku4x4|countdown",
+		Short: "Accuracy of a checkpoint on a task file, as one JSON line",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if ref == "" || file == "" || taskName == "" {
+				return fmt.Errorf("eval: --ckpt, --data and --task are required")
+			}
+			task, err := data.TaskByName(taskName)
+			if err != nil {
+				return fmt.Errorf("--task: %w", err)
+			}
+			p, cfg, tok, err := loadForSampling(ref)
+			if err != nil {
+				return err
+			}
+			exs, err := data.Load(taskName, file, 0)
+			if err != nil {
+				return err
+			}
+			if limit > 0 && len(exs) > limit {
+				exs = exs[:limit]
+			}
+			cfg.Data.Task = taskName
+			o, err := sf.options(cfg, tok)
+			if err != nil {
+				return err
+			}
+			t0 := time.Now()
+			acc, _, err := trainer.Evaluate(trainer.NewEvalModel(p), tok, task, exs, o, rand.New(rand.NewPCG(sf.seed, 0)))
+			if err != nil {
+				return err
+			}
+			b, _ := json.Marshal(map[string]any{"task": taskName, "n": len(exs), "accuracy": acc,
+				"ckpt": ref, "seconds": time.Since(t0).Seconds(), "gen_length": o.GenLength, "steps": o.Steps})
+			fmt.Println(string(b))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&ref, "ckpt", "", "run store and optional step, RUN.db[:STEP]")
+	cmd.Flags().StringVar(&file, "data", "", "task file: d1 sudoku CSV or countdown JSONL (or gen:N)")
+	cmd.Flags().StringVar(&taskName, "task", "", "sudoku4x4 or countdown")
+	cmd.Flags().IntVar(&limit, "n", 0, "evaluate only the first N examples (0 = all)")
+	sf.register(cmd)
+	return cmd
+}
