@@ -22,6 +22,9 @@ func NewInference(p *Params) *Inference {
 	return &Inference{p: p, cos: cos, sin: sin}
 }
 
+// VocabSize is the number of logits per position.
+func (f *Inference) VocabSize() int { return f.p.Config.Vocab }
+
 // Params returns the weights this forward reads.
 func (f *Inference) Params() *Params { return f.p }
 
