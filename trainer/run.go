@@ -262,6 +262,18 @@ func Train(ctx context.Context, cfg configs.Config, opt Options) (Summary, error
 	return sum, nil
 }
 
+// DropSeenInTraining removes the examples whose prompt occurs in the training
+// data of the run that cfg describes (regenerated when it is gen:N), and
+// says how many it dropped.
+func DropSeenInTraining(cfg configs.Config, exs []data.Example) ([]data.Example, int, error) {
+	train, err := data.Load(cfg.Data.Task, cfg.Data.Train, cfg.Run.Seed)
+	if err != nil {
+		return nil, 0, fmt.Errorf("training data of the run (to drop seen examples; --keep-seen skips this): %w", err)
+	}
+	kept := heldOut(exs, train)
+	return kept, len(exs) - len(kept), nil
+}
+
 // heldOut drops every example whose prompt also occurs in train.
 func heldOut(all, train []data.Example) []data.Example {
 	seen := make(map[string]bool, len(train))

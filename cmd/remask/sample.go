@@ -137,6 +137,7 @@ func newEvalCmd() *cobra.Command {
 	var (
 		ref, file, taskName string
 		limit               int
+		keepSeen            bool
 		sf                  samplingFlags
 	)
 	cmd := &cobra.Command{
@@ -159,6 +160,13 @@ func newEvalCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Puzzles the checkpoint trained on say nothing about generalisation.
+			dropped := 0
+			if !keepSeen {
+				if exs, dropped, err = trainer.DropSeenInTraining(cfg, exs); err != nil {
+					return err
+				}
+			}
 			if limit > 0 && len(exs) > limit {
 				exs = exs[:limit]
 			}
@@ -172,7 +180,7 @@ func newEvalCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			b, _ := json.Marshal(map[string]any{"task": taskName, "n": len(exs), "accuracy": acc,
+			b, _ := json.Marshal(map[string]any{"task": taskName, "n": len(exs), "accuracy": acc, "dropped_seen_in_train": dropped,
 				"ckpt": ref, "seconds": time.Since(t0).Seconds(), "gen_length": o.GenLength, "steps": o.Steps})
 			fmt.Println(string(b))
 			return nil
@@ -182,6 +190,7 @@ func newEvalCmd() *cobra.Command {
 	cmd.Flags().StringVar(&file, "data", "", "task file: d1 sudoku CSV or countdown JSONL (or gen:N)")
 	cmd.Flags().StringVar(&taskName, "task", "", "sudoku4x4 or countdown")
 	cmd.Flags().IntVar(&limit, "n", 0, "evaluate only the first N examples (0 = all)")
+	cmd.Flags().BoolVar(&keepSeen, "keep-seen", false, "keep examples whose prompt was in the run's training data (dropped by default)")
 	sf.register(cmd)
 	return cmd
 }
