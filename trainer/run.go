@@ -98,10 +98,11 @@ func Train(ctx context.Context, cfg configs.Config, opt Options) (Summary, error
 			return Summary{}, fmt.Errorf("data.eval: %w", err)
 		}
 		evalEx = heldOut(all, trainEx)
+		dropped := len(all) - len(evalEx)
 		if n := cfg.Data.EvalN; n > 0 && len(evalEx) > n {
 			evalEx = evalEx[:n]
 		}
-		log.Info().Int("eval_examples", len(evalEx)).Int("dropped_seen_in_train", len(all)-len(evalEx)).Msg("eval set")
+		log.Info().Int("eval_examples", len(evalEx)).Int("dropped_seen_in_train", dropped).Msg("eval set")
 	}
 	seqLen := cfg.Data.SeqLen
 	if seqLen == 0 {
