@@ -469,3 +469,47 @@ func Evaluate(m EvalModel, tok *data.Tokenizer, task data.Task, exs []data.Examp
 	}
 	return float64(correct) / float64(max(len(exs), 1)), samples, nil
 }
+
+// ImportWeights creates the run store of cfg with a step-0 checkpoint holding
+// the weights of a safetensors file (as `remask ckpt export` writes them), so
+// that another run can start from it with model.init_from.
+func ImportWeights(cfg configs.Config, file string) (string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return "", fmt.Errorf("import: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("import: %w", err)
+	}
+	ts, _, err := checkpoint.ReadSafetensors(f, fi.Size())
+	if err != nil {
+		return "", fmt.Errorf("import %s: %w", file, err)
+	}
+	tok := data.NewDefaultTokenizer()
+	mc, err := ModelConfig(cfg, tok.Size())
+	if err != nil {
+		return "", err
+	}
+	p, err := model.FromTensors(mc, toModelTensors(ts))
+	if err != nil {
+		return "", fmt.Errorf("import %s: %w", file, err)
+	}
+	y, err := cfg.YAML()
+	if err != nil {
+		return "", err
+	}
+	path := StorePath(cfg)
+	st, err := checkpoint.Create(path, checkpoint.Meta{ConfigYAML: string(y), Seed: cfg.Run.Seed, Version: Version, Created: time.Now().UTC(), Vocab: tok.Vocab(),
+		Extra: map[string]string{"imported_from": file}})
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	ck := &checkpoint.Checkpoint{Step: 0, Time: time.Now().UTC()}
+	for _, t := range p.Tensors {
+		ck.Weights = append(ck.Weights, checkpoint.Tensor{Name: t.Name, Shape: t.Shape, Data: t.Data})
+	}
+	return path, st.Save(ck)
+}
