@@ -131,7 +131,12 @@ func Create(path string, m Meta) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("create run store %s: %w", path, err)
 	}
-	db, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: lockTimeout})
+	// Build the store under a temporary name and rename it into place once its
+	// meta is committed: a crash during Create leaves no half-made store that
+	// a later --resume would trip over.
+	tmp := path + ".creating"
+	os.Remove(tmp)
+	db, err := bolt.Open(tmp, 0o644, &bolt.Options{Timeout: lockTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("create run store %s: %w", path, err)
 	}
@@ -155,10 +160,13 @@ func Create(path string, m Meta) (*Store, error) {
 		}
 		return b.Put([]byte("meta"), metaJSON)
 	})
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
 	if err != nil {
 		db.Close()
-		os.Remove(path)
-		return nil, err
+		os.Remove(tmp)
+		return nil, fmt.Errorf("create run store %s: %w", path, err)
 	}
 	return s, nil
 }
