@@ -67,6 +67,27 @@ func parallelFor(n int, fn func(i int)) {
 	wg.Wait()
 }
 
+// parallelRows splits rows [0, n) into one contiguous range per core and runs
+// fn on each; small inputs stay on the calling goroutine.
+func parallelRows(n, work int, fn func(lo, hi int)) {
+	w := runtime.GOMAXPROCS(0)
+	if w <= 1 || n < 2*w || n*work < 1<<15 {
+		fn(0, n)
+		return
+	}
+	per := (n + w - 1) / w
+	var wg sync.WaitGroup
+	for lo := 0; lo < n; lo += per {
+		hi := min(lo+per, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
 // embedForward gathers rows of the table: out[i] = table[ids[i]].
 func embedForward[T float](table []T, ids []int, d int, out []T) {
 	for i, id := range ids {
@@ -95,39 +116,48 @@ func rmsInv[T float](x []T, eps float64) float64 {
 
 // rmsNormForward: out = x * rmsInv(x) * w, row by row.
 func rmsNormForward[T float](x, w []T, d int, eps float64, out []T) {
-	for i := 0; i < len(x)/d; i++ {
-		row, o := x[i*d:(i+1)*d], out[i*d:(i+1)*d]
-		r := T(rmsInv(row, eps))
-		for j := range row {
-			o[j] = row[j] * r * w[j]
+	parallelRows(len(x)/d, d, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row, o := x[i*d:(i+1)*d], out[i*d:(i+1)*d]
+			r := T(rmsInv(row, eps))
+			for j := range row {
+				o[j] = row[j] * r * w[j]
+			}
 		}
-	}
+	})
 }
 
 // rmsNormBackward accumulates into dx (if non-nil) and dw (if non-nil).
 // With r = rmsInv(x): dw_j += sum_i dy_ij x_ij r_i and
 // dx_i = r_i (dy_i * w) - r_i^3 / d * x_i * sum_j dy_ij w_j x_ij.
 func rmsNormBackward[T float](x, w, dy []T, d int, eps float64, dx, dw []T) {
-	for i := 0; i < len(x)/d; i++ {
-		row, g := x[i*d:(i+1)*d], dy[i*d:(i+1)*d]
-		r := rmsInv(row, eps)
-		if dw != nil {
-			for j := range row {
-				dw[j] += T(float64(g[j]) * float64(row[j]) * r)
+	rows := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row, g := x[i*d:(i+1)*d], dy[i*d:(i+1)*d]
+			r := rmsInv(row, eps)
+			if dw != nil {
+				for j := range row {
+					dw[j] += T(float64(g[j]) * float64(row[j]) * r)
+				}
 			}
-		}
-		if dx != nil {
-			var dot float64
-			for j := range row {
-				dot += float64(g[j]) * float64(w[j]) * float64(row[j])
-			}
-			c := r * r * r / float64(d) * dot
-			o := dx[i*d : (i+1)*d]
-			for j := range row {
-				o[j] += T(r*float64(g[j])*float64(w[j]) - c*float64(row[j]))
+			if dx != nil {
+				var dot float64
+				for j := range row {
+					dot += float64(g[j]) * float64(w[j]) * float64(row[j])
+				}
+				c := r * r * r / float64(d) * dot
+				o := dx[i*d : (i+1)*d]
+				for j := range row {
+					o[j] += T(r*float64(g[j])*float64(w[j]) - c*float64(row[j]))
+				}
 			}
 		}
 	}
+	if dw != nil {
+		rows(0, len(x)/d) // dw sums over rows: one goroutine keeps the order fixed
+		return
+	}
+	parallelRows(len(x)/d, d, rows)
 }
 
 // ropeTables returns cos and sin of position * inv_freq for positions [0, maxLen),
@@ -290,28 +320,32 @@ func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 
 // swiGLUForward: in is (N, 2f) = [gate | up], out (N, f) = silu(gate) * up.
 func swiGLUForward[T float](in []T, f int, out []T) {
-	for i := 0; i < len(out)/f; i++ {
-		g, u, o := in[i*2*f:i*2*f+f], in[i*2*f+f:(i+1)*2*f], out[i*f:(i+1)*f]
-		for j := range o {
-			a := float64(g[j])
-			o[j] = T(a * sigmoid(a) * float64(u[j]))
+	parallelRows(len(out)/f, f, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			g, u, o := in[i*2*f:i*2*f+f], in[i*2*f+f:(i+1)*2*f], out[i*f:(i+1)*f]
+			for j := range o {
+				a := float64(g[j])
+				o[j] = T(a * sigmoid(a) * float64(u[j]))
+			}
 		}
-	}
+	})
 }
 
 // swiGLUBackward: d gate = dy * up * s * (1 + a (1 - s)), d up = dy * silu(a),
 // with s = sigmoid(a).
 func swiGLUBackward[T float](in, dy []T, f int, dIn []T) {
-	for i := 0; i < len(dy)/f; i++ {
-		g, u, gy := in[i*2*f:i*2*f+f], in[i*2*f+f:(i+1)*2*f], dy[i*f:(i+1)*f]
-		dg, du := dIn[i*2*f:i*2*f+f], dIn[i*2*f+f:(i+1)*2*f]
-		for j := range gy {
-			a := float64(g[j])
-			s := sigmoid(a)
-			dg[j] = T(float64(gy[j]) * float64(u[j]) * s * (1 + a*(1-s)))
-			du[j] = T(float64(gy[j]) * a * s)
+	parallelRows(len(dy)/f, f, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			g, u, gy := in[i*2*f:i*2*f+f], in[i*2*f+f:(i+1)*2*f], dy[i*f:(i+1)*f]
+			dg, du := dIn[i*2*f:i*2*f+f], dIn[i*2*f+f:(i+1)*2*f]
+			for j := range gy {
+				a := float64(g[j])
+				s := sigmoid(a)
+				dg[j] = T(float64(gy[j]) * float64(u[j]) * s * (1 + a*(1-s)))
+				du[j] = T(float64(gy[j]) * a * s)
+			}
 		}
-	}
+	})
 }
 
 // logSumExp of one row of logits, in float64.
