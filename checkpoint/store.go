@@ -579,3 +579,44 @@ func ParseRef(ref string) (path string, step int, hasStep bool, err error) {
 	}
 	return ref[:i], n, true, nil
 }
+
+// Compact rewrites the store at path into a fresh file without the free pages
+// that deleted checkpoints left, then replaces the original. It needs the
+// store closed; it returns the sizes before and after.
+func Compact(path string) (before, after int64, err error) {
+	src, err := OpenReadOnly(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer src.Close()
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	tmp := path + ".compact"
+	os.Remove(tmp)
+	dst, err := bolt.Open(tmp, 0o644, &bolt.Options{Timeout: lockTimeout})
+	if err != nil {
+		return 0, 0, fmt.Errorf("compact %s: %w", path, err)
+	}
+	err = func() (err error) {
+		defer guard(path, &err, debug.SetPanicOnFault(true))
+		return bolt.Compact(dst, src.db, 64<<20)
+	}()
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return 0, 0, fmt.Errorf("compact %s: %w", path, err)
+	}
+	nfi, err := os.Stat(tmp)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return 0, 0, fmt.Errorf("compact %s: %w", path, err)
+	}
+	return fi.Size(), nfi.Size(), nil
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -270,4 +271,60 @@ func FuzzOpen(f *testing.F) {
 		os.WriteFile(fp, b, 0o644)
 		readAll(fp)
 	})
+}
+
+func TestCompactKeepsEverything(t *testing.T) {
+	s, p := newStore(t)
+	for step := 1; step <= 9; step++ {
+		if err := s.Save(&Checkpoint{Step: step, Weights: []Tensor{{Name: "big", Shape: []int{1 << 18}, Data: make([]float32, 1<<18)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Retain(2, 0)
+	s.Close()
+	before, after, err := Compact(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after >= before {
+		t.Fatalf("compact %d -> %d bytes", before, after)
+	}
+	if err := readAll(p); err != nil {
+		t.Fatal(err)
+	}
+	s2, _ := OpenReadOnly(p)
+	defer s2.Close()
+	if steps, _ := s2.Steps(); !reflect.DeepEqual(steps, []int{8, 9}) {
+		t.Fatalf("steps after compact %v", steps)
+	}
+}
+
+// A store in a directory that turned read-only keeps its checkpoints and
+// reports the failed write with the path.
+func TestReadOnlyDirectory(t *testing.T) {
+	if os.Geteuid() == 0 {
+		// root ignores directory permissions; use a read-only open instead.
+		s, p := newStore(t)
+		s.Save(sampleCheckpoint(1))
+		s.Close()
+		ro, err := OpenReadOnly(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ro.Close()
+		err = ro.Save(sampleCheckpoint(2))
+		if err == nil || !strings.Contains(err.Error(), p) {
+			t.Fatalf("write to read-only store: %v", err)
+		}
+		if _, err := ro.Load(1); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o555)
+	defer os.Chmod(dir, 0o755)
+	if _, err := Create(filepath.Join(dir, "a.db"), Meta{}); err == nil || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("create in read-only dir: %v", err)
+	}
 }

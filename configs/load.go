@@ -342,7 +342,7 @@ func (c Config) Validate() error {
 	if tr.Batch < 1 {
 		bad("train.batch", "%d must be >= 1", tr.Batch)
 	}
-	for f, v := range map[string]int{"train.eval_every": tr.EvalEvery, "train.ckpt_every": tr.CkptEvery, "train.log_every": tr.LogEvery, "train.keep_last": tr.KeepLast, "train.threads": tr.Threads} {
+	for f, v := range map[string]int{"train.eval_every": tr.EvalEvery, "train.ckpt_every": tr.CkptEvery, "train.log_every": tr.LogEvery, "train.keep_last": tr.KeepLast, "train.keep_every": tr.KeepEvery, "train.threads": tr.Threads} {
 		if v < 0 {
 			bad(f, "%d must be >= 0", v)
 		}

@@ -67,7 +67,8 @@ type Train struct {
 	EvalEvery int `yaml:"eval_every" mapstructure:"eval_every"` // steps between evals, 0 = never
 	CkptEvery int `yaml:"ckpt_every" mapstructure:"ckpt_every"` // steps between checkpoints (the last step always saves)
 	LogEvery  int `yaml:"log_every" mapstructure:"log_every"`   // steps between metric rows
-	KeepLast  int `yaml:"keep_last" mapstructure:"keep_last"`   // checkpoints to keep, 0 = all
+	KeepLast  int `yaml:"keep_last" mapstructure:"keep_last"`   // keep the last N checkpoints (0 = all) ...
+	KeepEvery int `yaml:"keep_every" mapstructure:"keep_every"` // ... and, besides them, every step divisible by M (0 = none)
 	Threads   int `yaml:"threads" mapstructure:"threads"`       // cores to use, 0 = all
 }
 

@@ -196,7 +196,7 @@ func Train(ctx context.Context, cfg configs.Config, opt Options) (Summary, error
 			return fmt.Errorf("save checkpoint at step %d: %w", step, err)
 		}
 		if cfg.Train.KeepLast > 0 {
-			if err := st.Retain(cfg.Train.KeepLast, 0); err != nil {
+			if err := st.Retain(cfg.Train.KeepLast, cfg.Train.KeepEvery); err != nil {
 				return err
 			}
 		}

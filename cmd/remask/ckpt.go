@@ -365,7 +365,24 @@ func newCkptCmd() *cobra.Command {
 	importCmd.Flags().StringVarP(&cfgFile, "config", "c", "", "run config describing the model")
 	importCmd.Flags().StringArrayVar(&overrides, "set", nil, "override a config field")
 
-	cmd.AddCommand(ls, show, diff, metricsCmd, newCkptPlotCmd(), samples, export, importCmd)
+	compact := &cobra.Command{
+		Use:   "compact RUN.db",
+		Short: "Rewrite a run store without the space that deleted checkpoints left",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			before, after, err := checkpoint.Compact(args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(map[string]int64{"bytes_before": before, "bytes_after": after})
+			}
+			fmt.Printf("%s: %s -> %s\n", args[0], humanBytes(int(before)), humanBytes(int(after)))
+			return nil
+		},
+	}
+
+	cmd.AddCommand(compact, ls, show, diff, metricsCmd, newCkptPlotCmd(), samples, export, importCmd)
 	return cmd
 }
 
