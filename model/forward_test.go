@@ -89,7 +89,7 @@ func TestPaddingIsInvisible(t *testing.T) {
 
 func TestKernelsByHand(t *testing.T) {
 	out := make([]float64, 2)
-	rmsNormForward([]float64{3, 4}, []float64{1, 2}, 2, 0, out)
+	rmsNormForward(0, []float64{3, 4}, []float64{1, 2}, 2, 0, out)
 	r := 1 / math.Sqrt(12.5)
 	if math.Abs(out[0]-3*r) > 1e-12 || math.Abs(out[1]-8*r) > 1e-12 {
 		t.Fatalf("rmsnorm: %v", out)
@@ -106,7 +106,7 @@ func TestKernelsByHand(t *testing.T) {
 		t.Fatalf("masked softmax: %v", row)
 	}
 	sw := make([]float64, 1)
-	swiGLUForward([]float64{1, 3}, 1, sw) // silu(1) * 3
+	swiGLUForward(0, []float64{1, 3}, 1, sw) // silu(1) * 3
 	if math.Abs(sw[0]-3/(1+math.Exp(-1))) > 1e-12 {
 		t.Fatalf("swiglu: %v", sw)
 	}
@@ -165,5 +165,52 @@ func TestGradsDoNotAccumulate(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// With the cache filled by a forward over the same tokens, a forward over a
+// range of positions gives the same logits as the full forward there.
+func TestForwardRangeMatchesFull(t *testing.T) {
+	p, _ := New(tinyConfig(), 4)
+	inf := NewInference(p)
+	const B, L = 2, 12
+	rng := rand.New(rand.NewPCG(8, 8))
+	ids := make([]int, B*L)
+	for i := range ids {
+		ids[i] = rng.IntN(20)
+	}
+	valid := make([]bool, B*L)
+	for i := range valid {
+		valid[i] = i != 0 // sequence 0 starts with a padding position
+	}
+	full, err := inf.Forward(ids, B, L, valid, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full = append([]float32(nil), full...)
+	V := tinyConfig().Vocab
+	for _, r := range [][2]int{{4, 12}, {4, 8}, {0, 12}, {11, 12}} {
+		cache := inf.NewCache(B, L)
+		if _, err := inf.ForwardRange(ids, B, L, valid, 0, L, cache, nil); err != nil {
+			t.Fatal(err)
+		}
+		part, err := inf.ForwardRange(ids, B, L, valid, r[0], r[1], cache, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := r[1] - r[0]
+		for b := 0; b < B; b++ {
+			for j := 0; j < n; j++ {
+				for v := 0; v < V; v++ {
+					got, want := part[(b*n+j)*V+v], full[(b*L+r[0]+j)*V+v]
+					if math.Abs(float64(got-want)) > 1e-5 {
+						t.Fatalf("range %v seq %d pos %d: %g vs full %g", r, b, r[0]+j, got, want)
+					}
+				}
+			}
+		}
+	}
+	if _, err := inf.ForwardRange(ids, B, L, valid, 5, 3, inf.NewCache(B, L), nil); err == nil {
+		t.Fatal("empty range accepted")
 	}
 }

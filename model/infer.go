@@ -7,12 +7,18 @@ import "fmt"
 // not be used by two goroutines at once; make one per worker (they can share
 // the Params, which Forward only reads).
 type Inference struct {
+	// Threads is how many goroutines one forward may use (0 = GOMAXPROCS).
+	// Workers of a pool set 1 and get their parallelism from each other.
+	Threads int
+
 	p        *Params
 	cos, sin []float64
 
 	// scratch, grown on demand
-	x, h, qkv, qr, kr, att, tmp, gu, s []float32
-	probs                              []float32
+	x, h, qkv, qr, att, gu, s []float32
+	probs                     []float32
+	sub                       []int
+	own                       *KVCache // Forward's cache
 }
 
 // NewInference prepares the forward for p.
@@ -35,47 +41,104 @@ func grow(buf []float32, n int) []float32 {
 	return buf[:n]
 }
 
+// KVCache keeps, for every layer, the RoPE-rotated keys and the values of B
+// sequences of L tokens, so that a forward over a few positions can attend to
+// all of them (Fast-dLLM's prefix and dual caches).
+type KVCache struct {
+	B, L int
+	K, V [][]float32 // per layer, (B*L, d)
+}
+
+// NewCache allocates a cache for B sequences of L tokens.
+func (f *Inference) NewCache(B, L int) *KVCache {
+	c := &KVCache{B: B, L: L}
+	n := B * L * f.p.Config.D
+	for i := 0; i < f.p.Config.Layers; i++ {
+		c.K = append(c.K, make([]float32, n))
+		c.V = append(c.V, make([]float32, n))
+	}
+	return c
+}
+
 // Forward computes the logits (B*L rows of V) of B sequences of L tokens given
 // row-major in ids, with an optional key-padding mask (nil: all valid). The
 // result is written to out when it is large enough, else freshly allocated.
 func (f *Inference) Forward(ids []int, B, L int, valid []bool, out []float32) ([]float32, error) {
+	if f.own == nil || f.own.B != B || f.own.L != L {
+		f.own = f.NewCache(B, L)
+	}
+	return f.ForwardRange(ids, B, L, valid, 0, L, f.own, out)
+}
+
+// ForwardRange computes the logits of positions [lo, hi) of every sequence
+// only (B*(hi-lo) rows), attending to all L positions: the keys and values of
+// [lo, hi) are computed now and written into the cache, those of the other
+// positions are read from it, as an earlier call over them left them.
+func (f *Inference) ForwardRange(ids []int, B, L int, valid []bool, lo, hi int, cache *KVCache, out []float32) ([]float32, error) {
 	c := f.p.Config
-	n, d := B*L, c.D
-	if len(ids) != n || (valid != nil && len(valid) != n) {
+	d := c.D
+	if len(ids) != B*L || (valid != nil && len(valid) != B*L) {
 		return nil, fmt.Errorf("model: forward got %d ids, %d valid for %dx%d", len(ids), len(valid), B, L)
 	}
 	if L > c.MaxLen {
 		return nil, fmt.Errorf("model: sequence length %d exceeds max_len %d", L, c.MaxLen)
+	}
+	if lo < 0 || hi > L || lo >= hi {
+		return nil, fmt.Errorf("model: forward range [%d, %d) outside [0, %d)", lo, hi, L)
+	}
+	if cache == nil || cache.B != B || cache.L != L || len(cache.K) != c.Layers {
+		return nil, fmt.Errorf("model: KV cache does not match a %dx%d batch", B, L)
 	}
 	for i, id := range ids {
 		if id < 0 || id >= c.Vocab {
 			return nil, fmt.Errorf("model: token id %d at %d outside vocab %d", id, i, c.Vocab)
 		}
 	}
-	f.x, f.h = grow(f.x, n*d), grow(f.h, n*d)
-	f.qkv, f.qr, f.kr, f.att = grow(f.qkv, n*3*d), grow(f.qr, n*d), grow(f.kr, n*d), grow(f.att, n*d)
-	f.tmp, f.gu, f.s = grow(f.tmp, n*d), grow(f.gu, n*2*c.FF), grow(f.s, n*c.FF)
-	f.probs = grow(f.probs, B*c.Heads*L*L)
+	n := hi - lo
+	rows := B * n
+	f.x, f.h = grow(f.x, rows*d), grow(f.h, rows*d)
+	f.qkv, f.qr, f.att = grow(f.qkv, rows*3*d), grow(f.qr, rows*d), grow(f.att, rows*d)
+	f.gu, f.s = grow(f.gu, rows*2*c.FF), grow(f.s, rows*c.FF)
+	f.probs = grow(f.probs, B*c.Heads*n*L)
+	f.sub = f.sub[:0]
+	for b := 0; b < B; b++ {
+		f.sub = append(f.sub, ids[b*L+lo:b*L+hi]...)
+	}
 	w := func(name string) []float32 { return f.p.Get(name).Data }
-	as := attnShape{B: B, L: L, H: c.Heads, Dh: d / c.Heads, Valid: valid, Cos: f.cos, Sin: f.sin}
+	dh := d / c.Heads
+	par := f.Threads
 
-	embedForward(w(nameEmbed), ids, d, f.x)
+	embedForward(w(nameEmbed), f.sub, d, f.x)
 	for i := 0; i < c.Layers; i++ {
-		rmsNormForward(f.x, w(layerName(i, nameAttnNrm)), d, c.NormEps, f.h)
-		gemm(false, false, n, 3*d, d, 1, f.h, d, w(layerName(i, nameQKV)), 3*d, 0, f.qkv, 3*d)
-		ropeQK(as, f.qkv, f.qr, f.kr)
-		attnForward(as, f.qr, f.kr, f.qkv, f.probs, f.att)
-		gemm(false, false, n, d, d, 1, f.att, d, w(layerName(i, nameWO)), d, 1, f.x, d) // x += att @ Wo
-		rmsNormForward(f.x, w(layerName(i, nameMLPNrm)), d, c.NormEps, f.h)
-		gemm(false, false, n, 2*c.FF, d, 1, f.h, d, w(layerName(i, nameGateUp)), 2*c.FF, 0, f.gu, 2*c.FF)
-		swiGLUForward(f.gu, c.FF, f.s)
-		gemm(false, false, n, d, c.FF, 1, f.s, c.FF, w(layerName(i, nameDown)), d, 1, f.x, d) // x += s @ Wdown
+		rmsNormForward(par, f.x, w(layerName(i, nameAttnNrm)), d, c.NormEps, f.h)
+		gemm(par, false, false, rows, 3*d, d, 1, f.h, d, w(layerName(i, nameQKV)), 3*d, 0, f.qkv, 3*d)
+		// rotate q into qr and k into the cache, copy v into the cache
+		K, V := cache.K[i], cache.V[i]
+		parallelFor(par, B, func(b int) {
+			for j := 0; j < n; j++ {
+				r, pos := b*n+j, lo+j
+				cs, sn := f.cos[pos*dh:(pos+1)*dh], f.sin[pos*dh:(pos+1)*dh]
+				dst := (b*L + pos) * d
+				for h := 0; h < c.Heads; h++ {
+					o := h * dh
+					ropeApply(f.qkv[r*3*d+o:r*3*d+o+dh], cs, sn, false, f.qr[r*d+o:r*d+o+dh])
+					ropeApply(f.qkv[r*3*d+d+o:r*3*d+d+o+dh], cs, sn, false, K[dst+o:dst+o+dh])
+				}
+				copy(V[dst:dst+d], f.qkv[r*3*d+2*d:(r+1)*3*d])
+			}
+		})
+		attnRows(par, B, n, L, c.Heads, dh, valid, f.qr, K, V, f.probs, f.att)
+		gemm(par, false, false, rows, d, d, 1, f.att, d, w(layerName(i, nameWO)), d, 1, f.x, d) // x += att @ Wo
+		rmsNormForward(par, f.x, w(layerName(i, nameMLPNrm)), d, c.NormEps, f.h)
+		gemm(par, false, false, rows, 2*c.FF, d, 1, f.h, d, w(layerName(i, nameGateUp)), 2*c.FF, 0, f.gu, 2*c.FF)
+		swiGLUForward(par, f.gu, c.FF, f.s)
+		gemm(par, false, false, rows, d, c.FF, 1, f.s, c.FF, w(layerName(i, nameDown)), d, 1, f.x, d) // x += s @ Wdown
 	}
-	rmsNormForward(f.x, w(nameNorm), d, c.NormEps, f.h)
-	if cap(out) < n*c.Vocab {
-		out = make([]float32, n*c.Vocab)
+	rmsNormForward(par, f.x, w(nameNorm), d, c.NormEps, f.h)
+	if cap(out) < rows*c.Vocab {
+		out = make([]float32, rows*c.Vocab)
 	}
-	out = out[:n*c.Vocab]
-	gemm(false, false, n, c.Vocab, d, 1, f.h, d, w(nameHead), c.Vocab, 0, out, c.Vocab)
+	out = out[:rows*c.Vocab]
+	gemm(par, false, false, rows, c.Vocab, d, 1, f.h, d, w(nameHead), c.Vocab, 0, out, c.Vocab)
 	return out, nil
 }

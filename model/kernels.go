@@ -17,7 +17,15 @@ type float interface{ ~float32 | ~float64 }
 
 // gemm computes c = alpha * op(a) * op(b) + beta * c with BLAS, where op(x) is x
 // or its transpose; m x k times k x n.
-func gemm[T float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+//
+// par is the number of goroutines to use (0 = GOMAXPROCS); 1 keeps the
+// product on the calling goroutine, for callers that are themselves one of
+// several parallel workers.
+func gemm[T float](par int, transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	var impl blasBase = blasImpl
+	if par == 1 {
+		impl = blasImpl.blasBase
+	}
 	ta, tb := blas.NoTrans, blas.NoTrans
 	if transA {
 		ta = blas.Trans
@@ -27,15 +35,23 @@ func gemm[T float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b 
 	}
 	switch cc := any(c).(type) {
 	case []float32:
-		blasImpl.Sgemm(ta, tb, m, n, k, float32(alpha), any(a).([]float32), lda, any(b).([]float32), ldb, float32(beta), cc, ldc)
+		impl.Sgemm(ta, tb, m, n, k, float32(alpha), any(a).([]float32), lda, any(b).([]float32), ldb, float32(beta), cc, ldc)
 	case []float64:
-		blasImpl.Dgemm(ta, tb, m, n, k, float64(alpha), any(a).([]float64), lda, any(b).([]float64), ldb, float64(beta), cc, ldc)
+		impl.Dgemm(ta, tb, m, n, k, float64(alpha), any(a).([]float64), lda, any(b).([]float64), ldb, float64(beta), cc, ldc)
 	}
 }
 
-// parallelFor runs fn(i) for i in [0, n) on up to GOMAXPROCS goroutines.
-func parallelFor(n int, fn func(i int)) {
-	workers := runtime.GOMAXPROCS(0)
+// threads resolves a parallelism setting: 0 means GOMAXPROCS.
+func threads(par int) int {
+	if par <= 0 {
+		return runtime.GOMAXPROCS(0)
+	}
+	return par
+}
+
+// parallelFor runs fn(i) for i in [0, n) on up to par goroutines.
+func parallelFor(par, n int, fn func(i int)) {
+	workers := threads(par)
 	if workers > n {
 		workers = n
 	}
@@ -69,8 +85,8 @@ func parallelFor(n int, fn func(i int)) {
 
 // parallelRows splits rows [0, n) into one contiguous range per core and runs
 // fn on each; small inputs stay on the calling goroutine.
-func parallelRows(n, work int, fn func(lo, hi int)) {
-	w := runtime.GOMAXPROCS(0)
+func parallelRows(par, n, work int, fn func(lo, hi int)) {
+	w := threads(par)
 	if w <= 1 || n < 2*w || n*work < 1<<15 {
 		fn(0, n)
 		return
@@ -115,8 +131,8 @@ func rmsInv[T float](x []T, eps float64) float64 {
 }
 
 // rmsNormForward: out = x * rmsInv(x) * w, row by row.
-func rmsNormForward[T float](x, w []T, d int, eps float64, out []T) {
-	parallelRows(len(x)/d, d, func(lo, hi int) {
+func rmsNormForward[T float](par int, x, w []T, d int, eps float64, out []T) {
+	parallelRows(par, len(x)/d, d, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			row, o := x[i*d:(i+1)*d], out[i*d:(i+1)*d]
 			r := T(rmsInv(row, eps))
@@ -130,7 +146,7 @@ func rmsNormForward[T float](x, w []T, d int, eps float64, out []T) {
 // rmsNormBackward accumulates into dx (if non-nil) and dw (if non-nil).
 // With r = rmsInv(x): dw_j += sum_i dy_ij x_ij r_i and
 // dx_i = r_i (dy_i * w) - r_i^3 / d * x_i * sum_j dy_ij w_j x_ij.
-func rmsNormBackward[T float](x, w, dy []T, d int, eps float64, dx, dw []T) {
+func rmsNormBackward[T float](par int, x, w, dy []T, d int, eps float64, dx, dw []T) {
 	rows := func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			row, g := x[i*d:(i+1)*d], dy[i*d:(i+1)*d]
@@ -157,7 +173,7 @@ func rmsNormBackward[T float](x, w, dy []T, d int, eps float64, dx, dw []T) {
 		rows(0, len(x)/d) // dw sums over rows: one goroutine keeps the order fixed
 		return
 	}
-	parallelRows(len(x)/d, d, rows)
+	parallelRows(par, len(x)/d, d, rows)
 }
 
 // ropeTables returns cos and sin of position * inv_freq for positions [0, maxLen),
@@ -200,6 +216,8 @@ type attnShape struct {
 	Valid []bool
 	// Cos and Sin are the RoPE tables (at least L rows of Dh).
 	Cos, Sin []float64
+	// Par is the parallelism (0 = GOMAXPROCS).
+	Par int
 }
 
 func (s attnShape) d() int { return s.H * s.Dh }
@@ -207,7 +225,7 @@ func (s attnShape) d() int { return s.H * s.Dh }
 // ropeQK writes RoPE-rotated q and k from a (N, 3d) qkv matrix into qr, kr (N, d).
 func ropeQK[T float](s attnShape, qkv, qr, kr []T) {
 	d := s.d()
-	parallelFor(s.B, func(b int) {
+	parallelFor(s.Par, s.B, func(b int) {
 		for l := 0; l < s.L; l++ {
 			n := b*s.L + l
 			cs, sn := s.Cos[l*s.Dh:(l+1)*s.Dh], s.Sin[l*s.Dh:(l+1)*s.Dh]
@@ -227,11 +245,11 @@ func attnForward[T float](s attnShape, qr, kr, qkv, probs, out []T) {
 	d := s.d()
 	L := s.L
 	scale := T(1 / math.Sqrt(float64(s.Dh)))
-	parallelFor(s.B*s.H, func(bh int) {
+	parallelFor(s.Par, s.B*s.H, func(bh int) {
 		b, h := bh/s.H, bh%s.H
 		p := probs[bh*L*L : (bh+1)*L*L]
 		q0, v0 := b*L*d+h*s.Dh, b*L*3*d+2*d+h*s.Dh
-		gemm(false, true, L, L, s.Dh, scale, qr[q0:], d, kr[q0:], d, 0, p, L)
+		gemm(s.Par, false, true, L, L, s.Dh, scale, qr[q0:], d, kr[q0:], d, 0, p, L)
 		var valid []bool
 		if s.Valid != nil {
 			valid = s.Valid[b*L : (b+1)*L]
@@ -239,7 +257,7 @@ func attnForward[T float](s attnShape, qr, kr, qkv, probs, out []T) {
 		for i := 0; i < L; i++ {
 			softmaxMasked(p[i*L:(i+1)*L], valid)
 		}
-		gemm(false, false, L, s.Dh, L, 1, p, L, qkv[v0:], 3*d, 0, out[q0:], d)
+		gemm(s.Par, false, false, L, s.Dh, L, 1, p, L, qkv[v0:], 3*d, 0, out[q0:], d)
 	})
 }
 
@@ -282,14 +300,14 @@ func attnBackward[T float](s attnShape, qr, kr, qkv, probs, dOut, dqkv []T) {
 	scale := 1 / math.Sqrt(float64(s.Dh))
 	dqr := make([]T, len(qr))
 	dkr := make([]T, len(kr))
-	parallelFor(s.B*s.H, func(bh int) {
+	parallelFor(s.Par, s.B*s.H, func(bh int) {
 		b, h := bh/s.H, bh%s.H
 		p := probs[bh*L*L : (bh+1)*L*L]
 		q0, v0 := b*L*d+h*s.Dh, b*L*3*d+2*d+h*s.Dh
 		// dV = P^T dO, straight into the v columns of dqkv.
-		gemm(true, false, L, s.Dh, L, 1, p, L, dOut[q0:], d, 0, dqkv[v0:], 3*d)
+		gemm(s.Par, true, false, L, s.Dh, L, 1, p, L, dOut[q0:], d, 0, dqkv[v0:], 3*d)
 		dp := make([]T, L*L)
-		gemm(false, true, L, L, s.Dh, 1, dOut[q0:], d, qkv[v0:], 3*d, 0, dp, L)
+		gemm(s.Par, false, true, L, L, s.Dh, 1, dOut[q0:], d, qkv[v0:], 3*d, 0, dp, L)
 		for i := 0; i < L; i++ {
 			pr, dr := p[i*L:(i+1)*L], dp[i*L:(i+1)*L]
 			var dot float64
@@ -300,10 +318,10 @@ func attnBackward[T float](s attnShape, qr, kr, qkv, probs, dOut, dqkv []T) {
 				dr[j] = T(float64(pr[j]) * (float64(dr[j]) - dot) * scale)
 			}
 		}
-		gemm(false, false, L, s.Dh, L, 1, dp, L, kr[q0:], d, 0, dqr[q0:], d)
-		gemm(true, false, L, s.Dh, L, 1, dp, L, qr[q0:], d, 0, dkr[q0:], d)
+		gemm(s.Par, false, false, L, s.Dh, L, 1, dp, L, kr[q0:], d, 0, dqr[q0:], d)
+		gemm(s.Par, true, false, L, s.Dh, L, 1, dp, L, qr[q0:], d, 0, dkr[q0:], d)
 	})
-	parallelFor(s.B, func(b int) {
+	parallelFor(s.Par, s.B, func(b int) {
 		for l := 0; l < s.L; l++ {
 			n := b*s.L + l
 			cs, sn := s.Cos[l*s.Dh:(l+1)*s.Dh], s.Sin[l*s.Dh:(l+1)*s.Dh]
@@ -319,8 +337,8 @@ func attnBackward[T float](s attnShape, qr, kr, qkv, probs, dOut, dqkv []T) {
 func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 
 // swiGLUForward: in is (N, 2f) = [gate | up], out (N, f) = silu(gate) * up.
-func swiGLUForward[T float](in []T, f int, out []T) {
-	parallelRows(len(out)/f, f, func(lo, hi int) {
+func swiGLUForward[T float](par int, in []T, f int, out []T) {
+	parallelRows(par, len(out)/f, f, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			g, u, o := in[i*2*f:i*2*f+f], in[i*2*f+f:(i+1)*2*f], out[i*f:(i+1)*f]
 			for j := range o {
@@ -333,8 +351,8 @@ func swiGLUForward[T float](in []T, f int, out []T) {
 
 // swiGLUBackward: d gate = dy * up * s * (1 + a (1 - s)), d up = dy * silu(a),
 // with s = sigmoid(a).
-func swiGLUBackward[T float](in, dy []T, f int, dIn []T) {
-	parallelRows(len(dy)/f, f, func(lo, hi int) {
+func swiGLUBackward[T float](par int, in, dy []T, f int, dIn []T) {
+	parallelRows(par, len(dy)/f, f, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			g, u, gy := in[i*2*f:i*2*f+f], in[i*2*f+f:(i+1)*2*f], dy[i*f:(i+1)*f]
 			dg, du := dIn[i*2*f:i*2*f+f], dIn[i*2*f+f:(i+1)*2*f]
@@ -389,4 +407,27 @@ func targetLogProbsBackward[T float](logits []T, v int, targets []int, g []float
 		}
 		out[t] += T(c)
 	}
+}
+
+// attnRows is attention for n query rows of each of B sequences against all L
+// keys of that sequence: q is (B*n, d) RoPE-rotated, k and v are (B*L, d) with
+// k rotated, out is (B*n, d). probs needs n*L per (sequence, head) slot.
+// valid (B*L) masks keys; nil = all valid.
+func attnRows[T float](par, B, n, L, H, dh int, valid []bool, q, k, v, probs, out []T) {
+	d := H * dh
+	scale := T(1 / math.Sqrt(float64(dh)))
+	parallelFor(par, B*H, func(bh int) {
+		b, h := bh/H, bh%H
+		p := probs[bh*n*L : (bh+1)*n*L]
+		q0, k0 := b*n*d+h*dh, b*L*d+h*dh
+		gemm(1, false, true, n, L, dh, scale, q[q0:], d, k[k0:], d, 0, p, L)
+		var vm []bool
+		if valid != nil {
+			vm = valid[b*L : (b+1)*L]
+		}
+		for i := 0; i < n; i++ {
+			softmaxMasked(p[i*L:(i+1)*L], vm)
+		}
+		gemm(1, false, false, n, dh, L, 1, p, L, v[k0:], d, 0, out[q0:], d)
+	})
 }

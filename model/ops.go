@@ -144,9 +144,9 @@ func (o *rmsNormOp) Do(in ...G.Value) (G.Value, error) {
 	out := zerosOf(dense(in[0]), shape.TotalSize())
 	switch x := dense(in[0]).(type) {
 	case []float32:
-		rmsNormForward(x, dense(in[1]).([]float32), d, o.eps, out.([]float32))
+		rmsNormForward(0, x, dense(in[1]).([]float32), d, o.eps, out.([]float32))
 	case []float64:
-		rmsNormForward(x, dense(in[1]).([]float64), d, o.eps, out.([]float64))
+		rmsNormForward(0, x, dense(in[1]).([]float64), d, o.eps, out.([]float64))
 	}
 	return newDenseLike(out, shape...), nil
 }
@@ -194,13 +194,13 @@ func (o *rmsNormGradOp) Do(in ...G.Value) (G.Value, error) {
 		if o.wrtW {
 			dx, dw = nil, dx
 		}
-		rmsNormBackward(x, dense(in[1]).([]float32), dense(in[2]).([]float32), d, o.eps, dx, dw)
+		rmsNormBackward(0, x, dense(in[1]).([]float32), dense(in[2]).([]float32), d, o.eps, dx, dw)
 	case []float64:
 		dx, dw := out.([]float64), []float64(nil)
 		if o.wrtW {
 			dx, dw = nil, dx
 		}
-		rmsNormBackward(x, dense(in[1]).([]float64), dense(in[2]).([]float64), d, o.eps, dx, dw)
+		rmsNormBackward(0, x, dense(in[1]).([]float64), dense(in[2]).([]float64), d, o.eps, dx, dw)
 	}
 	return newDenseLike(out, shape.Clone()...), nil
 }
@@ -299,9 +299,9 @@ func (o *swiGLUOp) Do(in ...G.Value) (G.Value, error) {
 	out := zerosOf(dense(in[0]), rows*o.f)
 	switch x := dense(in[0]).(type) {
 	case []float32:
-		swiGLUForward(x, o.f, out.([]float32))
+		swiGLUForward(0, x, o.f, out.([]float32))
 	case []float64:
-		swiGLUForward(x, o.f, out.([]float64))
+		swiGLUForward(0, x, o.f, out.([]float64))
 	}
 	return newDenseLike(out, rows, o.f), nil
 }
@@ -328,9 +328,9 @@ func (o *swiGLUGradOp) Do(in ...G.Value) (G.Value, error) {
 	out := zerosOf(dense(in[0]), shape.TotalSize())
 	switch x := dense(in[0]).(type) {
 	case []float32:
-		swiGLUBackward(x, dense(in[1]).([]float32), o.f, out.([]float32))
+		swiGLUBackward(0, x, dense(in[1]).([]float32), o.f, out.([]float32))
 	case []float64:
-		swiGLUBackward(x, dense(in[1]).([]float64), o.f, out.([]float64))
+		swiGLUBackward(0, x, dense(in[1]).([]float64), o.f, out.([]float64))
 	}
 	return newDenseLike(out, shape.Clone()...), nil
 }
