@@ -355,6 +355,11 @@ func (c Config) Validate() error {
 		bad("sample.temperature", "%g must be >= 0", s.Temperature)
 	}
 	oneOf("sample.remasking", s.Remasking, "low_confidence", "random")
+	oneOf("sample.confidence", s.Confidence, "prob", "margin", "neg_entropy")
+	oneOf("sample.cache", s.Cache, "none", "prefix", "dual")
+	if !(s.Threshold >= 0 && s.Threshold <= 1) {
+		bad("sample.threshold", "%g must be in [0, 1]", s.Threshold)
+	}
 	if len(errs) > 0 {
 		sort.Strings(errs)
 		return fmt.Errorf("%s", strings.Join(errs, "; "))

@@ -79,6 +79,9 @@ type Sample struct {
 	Block       int     `yaml:"block" mapstructure:"block"`             // semi-autoregressive block length, 0 = one block
 	Temperature float64 `yaml:"temperature" mapstructure:"temperature"` // Gumbel-max temperature, 0 = greedy
 	Remasking   string  `yaml:"remasking" mapstructure:"remasking"`     // low_confidence | random
+	Confidence  string  `yaml:"confidence" mapstructure:"confidence"`   // prob | margin | neg_entropy: what low_confidence ranks by
+	Threshold   float64 `yaml:"threshold" mapstructure:"threshold"`     // > 0: Fast-dLLM parallel decoding, commit every token this confident (at least one a step)
+	Cache       string  `yaml:"cache" mapstructure:"cache"`             // none | prefix | dual: block KV cache (Fast-dLLM)
 }
 
 // Default is every field's default.
@@ -90,7 +93,7 @@ func Default() Config {
 		Objective: "sft",
 		Optim:     Optim{LR: 1e-3, WeightDecay: 0.1, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1, Schedule: "cosine", MinLRRatio: 0.1},
 		Train:     Train{Steps: 1000, Batch: 16, CkptEvery: 100, LogEvery: 10},
-		Sample:    Sample{Remasking: "low_confidence"},
+		Sample:    Sample{Remasking: "low_confidence", Confidence: "prob", Cache: "none"},
 	}
 }
 

@@ -9,13 +9,17 @@ import (
 	"github.com/remask/remask/model"
 )
 
-// Options configure a sampler.
+// Options configure a sampler. Each is a config field (sample.*) and a
+// `remask sample` flag.
 type Options struct {
 	GenLength   int     // completion tokens to generate
-	Steps       int     // denoising steps in all; divided evenly between blocks
-	Block       int     // block length; 0 or GenLength = one block
+	Steps       int     // denoising steps in all, divided evenly between blocks; with Threshold, the most per block is Steps/blocks
+	Block       int     // block length (semi-autoregressive, left to right); 0 or GenLength = one block
 	Temperature float64 // Gumbel-max temperature; 0 = greedy argmax
-	Remasking   string  // low_confidence | random
+	Remasking   string  // low_confidence | random: which proposals to keep
+	Confidence  string  // prob | margin | neg_entropy: the score low_confidence ranks by ("" = prob)
+	Threshold   float64 // > 0: Fast-dLLM parallel decoding, commit every proposal with confidence >= Threshold (at least one a step)
+	Cache       string  // none | prefix | dual: Fast-dLLM block KV cache ("" = none)
 	MaskID      int
 	EOSID       int
 	PadID       int
@@ -23,10 +27,7 @@ type Options struct {
 
 // Validate reports options the sampler cannot run with.
 func (o Options) Validate() error {
-	block := o.Block
-	if block == 0 {
-		block = o.GenLength
-	}
+	block := o.block()
 	switch {
 	case o.GenLength < 1:
 		return fmt.Errorf("sampler: gen_length %d, want >= 1", o.GenLength)
@@ -34,23 +35,38 @@ func (o Options) Validate() error {
 		return fmt.Errorf("sampler: block %d must divide gen_length %d", block, o.GenLength)
 	case o.Steps < 1 || o.Steps%(o.GenLength/block) != 0:
 		return fmt.Errorf("sampler: steps %d must be a positive multiple of the number of blocks %d", o.Steps, o.GenLength/block)
-	case o.Temperature < 0:
+	case o.Temperature < 0 || math.IsNaN(o.Temperature):
 		return fmt.Errorf("sampler: temperature %g, want >= 0", o.Temperature)
 	case o.Remasking != "low_confidence" && o.Remasking != "random":
 		return fmt.Errorf("sampler: remasking %q, want low_confidence or random", o.Remasking)
+	case o.Confidence != "" && o.Confidence != "prob" && o.Confidence != "margin" && o.Confidence != "neg_entropy":
+		return fmt.Errorf("sampler: confidence %q, want prob, margin or neg_entropy", o.Confidence)
+	case o.Threshold < 0 || math.IsNaN(o.Threshold):
+		return fmt.Errorf("sampler: threshold %g, want >= 0", o.Threshold)
+	case o.Threshold > 0 && o.Remasking != "low_confidence":
+		return fmt.Errorf("sampler: threshold decoding ranks by confidence; use remasking low_confidence")
+	case o.Cache != "" && o.Cache != "none" && o.Cache != "prefix" && o.Cache != "dual":
+		return fmt.Errorf("sampler: cache %q, want none, prefix or dual", o.Cache)
 	}
 	return nil
+}
+
+func (o Options) block() int {
+	if o.Block == 0 {
+		return o.GenLength
+	}
+	return o.Block
 }
 
 // Result holds one completion per prompt.
 type Result struct {
 	Tokens [][]int // GenLength tokens each, after the EOS rule
-	Trace  [][]int // the step (0-based) at which each token was committed
-	NFE    int     // model forwards spent
+	Trace  [][]int // the step (0-based, counted over the whole generation) at which each token was committed
+	NFE    int     // model forwards spent (a forward over part of the positions counts as one)
 }
 
 // TransferSchedule splits m masked tokens over s steps as LLaDA does:
-// floor(m/s) each, and the first m mod s steps take one more.
+// floor(m/s) each, and the first (m mod s) steps take one more.
 func TransferSchedule(m, s int) []int {
 	k := make([]int, s)
 	for i := range k {
@@ -62,19 +78,30 @@ func TransferSchedule(m, s int) []int {
 	return k
 }
 
-// Model is what a sampler needs of a model: logits (B*L rows of VocabSize)
-// for a batch of token ids. *model.Inference is one; tests script others.
+// Model is what a sampler needs of a model. *model.Inference is one; tests
+// script others. ForwardRange and NewCache serve the KV-cache modes.
 type Model interface {
 	Forward(ids []int, B, L int, valid []bool, out []float32) ([]float32, error)
 	VocabSize() int
 }
 
-var _ Model = (*model.Inference)(nil)
+// CachedModel is a Model with Fast-dLLM's block KV cache.
+type CachedModel interface {
+	Model
+	NewCache(B, L int) *model.KVCache
+	ForwardRange(ids []int, B, L int, valid []bool, lo, hi int, cache *model.KVCache, out []float32) ([]float32, error)
+}
 
-// Generate samples a completion for every prompt (token ids, <bos> included)
-// in one batch. Prompts of different lengths are padded after their
-// completion, behind the key-padding mask.
-func Generate(inf Model, prompts [][]int, o Options, rng *rand.Rand) (Result, error) {
+var _ CachedModel = (*model.Inference)(nil)
+
+// Generate samples a completion for every prompt (token ids, <bos>
+// included) in one batch. Prompts are left-padded to a common length behind
+// the key-padding mask, so that every completion occupies the same
+// positions (RoPE depends only on relative positions, so the padding does not
+// change what the model sees). rngs gives each row its own random stream
+// (Gumbel noise, random remasking): a row's output does not depend on which
+// other rows share its batch. With one rng, all rows share it.
+func Generate(m Model, prompts [][]int, o Options, rngs ...*rand.Rand) (Result, error) {
 	if err := o.Validate(); err != nil {
 		return Result{}, err
 	}
@@ -82,34 +109,52 @@ func Generate(inf Model, prompts [][]int, o Options, rng *rand.Rand) (Result, er
 	if B == 0 {
 		return Result{}, nil
 	}
-	maxP := 0
-	for _, p := range prompts {
-		maxP = max(maxP, len(p))
+	if len(rngs) != 1 && len(rngs) != B {
+		return Result{}, fmt.Errorf("sampler: %d random streams for %d prompts", len(rngs), B)
 	}
-	L := maxP + o.GenLength
-	V := inf.VocabSize()
+	rowRNG := func(b int) *rand.Rand {
+		if len(rngs) == 1 {
+			return rngs[0]
+		}
+		return rngs[b]
+	}
+	cache := o.Cache
+	if cache == "" {
+		cache = "none"
+	}
+	cm, hasCache := m.(CachedModel)
+	if cache != "none" && !hasCache {
+		return Result{}, fmt.Errorf("sampler: cache %q needs a model with a KV cache", cache)
+	}
+	P := 0
+	for _, p := range prompts {
+		if len(p) == 0 {
+			return Result{}, fmt.Errorf("sampler: empty prompt")
+		}
+		P = max(P, len(p))
+	}
+	L := P + o.GenLength
+	V := m.VocabSize()
 	ids := make([]int, B*L)
 	var valid []bool
-	start := make([]int, B)
 	for b, p := range prompts {
-		start[b] = len(p)
 		row := ids[b*L : (b+1)*L]
-		copy(row, p)
-		for l := len(p); l < L; l++ {
-			if l < len(p)+o.GenLength {
-				row[l] = o.MaskID
-			} else {
-				row[l] = o.PadID
-			}
+		pad := P - len(p)
+		for l := 0; l < pad; l++ {
+			row[l] = o.PadID
 		}
-		if len(p) < maxP {
+		copy(row[pad:], p)
+		for l := P; l < L; l++ {
+			row[l] = o.MaskID
+		}
+		if pad > 0 {
 			if valid == nil {
 				valid = make([]bool, B*L)
 				for i := range valid {
 					valid[i] = true
 				}
 			}
-			for l := len(p) + o.GenLength; l < L; l++ {
+			for l := 0; l < pad; l++ {
 				valid[b*L+l] = false
 			}
 		}
@@ -118,53 +163,97 @@ func Generate(inf Model, prompts [][]int, o Options, rng *rand.Rand) (Result, er
 	for b := range res.Trace {
 		res.Trace[b] = make([]int, o.GenLength)
 	}
-	block := o.Block
-	if block == 0 {
-		block = o.GenLength
-	}
+	block := o.block()
 	nBlocks := o.GenLength / block
 	stepsPerBlock := o.Steps / nBlocks
+	var kv *model.KVCache
+	if cache != "none" {
+		kv = cm.NewCache(B, L)
+	}
 	var logits []float32
 	type cand struct {
 		pos   int
 		tok   int
 		score float64
 	}
+	cands := make([]cand, 0, block)
 	step := 0
 	for blk := 0; blk < nBlocks; blk++ {
+		lo, hi := P+blk*block, P+(blk+1)*block
 		sched := TransferSchedule(block, stepsPerBlock)
-		for s := 0; s < stepsPerBlock; s++ {
+		for s := 0; ; s++ {
+			// Which positions this forward computes, and where row l of the
+			// block sits in its output.
 			var err error
-			if logits, err = inf.Forward(ids, B, L, valid, logits); err != nil {
+			fLo, fHi := 0, L
+			switch {
+			case cache == "none":
+				logits, err = m.Forward(ids, B, L, valid, logits)
+			case s == 0: // the first step of a block refreshes the whole cache
+				logits, err = cm.ForwardRange(ids, B, L, valid, 0, L, kv, logits)
+			case cache == "prefix": // prefix cached; the block and the suffix recomputed
+				fLo = lo
+				logits, err = cm.ForwardRange(ids, B, L, valid, lo, L, kv, logits)
+			default: // dual: prefix and suffix cached; only the block recomputed
+				fLo, fHi = lo, hi
+				logits, err = cm.ForwardRange(ids, B, L, valid, lo, hi, kv, logits)
+			}
+			if err != nil {
 				return Result{}, err
 			}
 			res.NFE++
+			n := fHi - fLo
+			remaining := 0
 			for b := 0; b < B; b++ {
-				lo, hi := start[b]+blk*block, start[b]+(blk+1)*block
-				var cands []cand
+				rng := rowRNG(b)
+				cands = cands[:0]
 				for l := lo; l < hi; l++ {
 					if ids[b*L+l] != o.MaskID {
 						continue
 					}
-					row := logits[(b*L+l)*V : (b*L+l+1)*V]
+					row := logits[(b*n+l-fLo)*V : (b*n+l-fLo+1)*V]
 					tok := propose(row, o.Temperature, o.MaskID, rng)
-					score := rng.Float64()
-					if o.Remasking == "low_confidence" {
-						score = softmaxProb(row, tok)
+					score := 0.0
+					if o.Remasking == "random" {
+						score = rng.Float64()
+					} else {
+						score = confidence(row, tok, o.Confidence)
 					}
 					cands = append(cands, cand{l, tok, score})
 				}
-				sort.SliceStable(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
-				for _, c := range cands[:min(sched[s], len(cands))] {
-					ids[b*L+c.pos] = c.tok
-					res.Trace[b][c.pos-start[b]] = step
+				if len(cands) == 0 {
+					continue
 				}
+				sort.SliceStable(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
+				k := 0
+				if o.Threshold > 0 {
+					// Fast-dLLM: every proposal at or above the threshold, and
+					// at least the most confident one.
+					thr := thresholdScore(o.Threshold, o.Confidence)
+					for k < len(cands) && cands[k].score >= thr {
+						k++
+					}
+					k = max(k, 1)
+				} else {
+					k = min(sched[min(s, len(sched)-1)], len(cands))
+					if s >= len(sched)-1 {
+						k = len(cands) // the last scheduled step commits what is left
+					}
+				}
+				for _, c := range cands[:k] {
+					ids[b*L+c.pos] = c.tok
+					res.Trace[b][c.pos-P] = step
+				}
+				remaining += len(cands) - k
 			}
 			step++
+			if remaining == 0 || (o.Threshold == 0 && s+1 >= stepsPerBlock) {
+				break
+			}
 		}
 	}
 	for b := 0; b < B; b++ {
-		out := append([]int(nil), ids[b*L+start[b]:b*L+start[b]+o.GenLength]...)
+		out := append([]int(nil), ids[b*L+P:(b+1)*L]...)
 		seenEOS := false
 		for i, t := range out {
 			if seenEOS {
@@ -200,15 +289,55 @@ func propose(row []float32, temperature float64, maskID int, rng *rand.Rand) int
 	return best
 }
 
-// softmaxProb returns softmax(row)[tok] in float64.
-func softmaxProb(row []float32, tok int) float64 {
+// confidence scores a proposal from the model's distribution at its
+// position (softmax of the raw logits, in float64):
+//   - prob: p(tok)
+//   - margin: p1 - p2, the gap between the two most likely tokens
+//   - neg_entropy: sum_v p_v log p_v, which is <= 0 and higher when the
+//     distribution is more peaked (so higher = more confident, as for the
+//     other two)
+func confidence(row []float32, tok int, kind string) float64 {
 	mx := math.Inf(-1)
 	for _, x := range row {
 		mx = math.Max(mx, float64(x))
 	}
-	var s float64
+	var z float64
 	for _, x := range row {
-		s += math.Exp(float64(x) - mx)
+		z += math.Exp(float64(x) - mx)
 	}
-	return math.Exp(float64(row[tok])-mx) / s
+	switch kind {
+	case "margin":
+		p1, p2 := 0.0, 0.0
+		for _, x := range row {
+			p := math.Exp(float64(x)-mx) / z
+			if p > p1 {
+				p1, p2 = p, p1
+			} else if p > p2 {
+				p2 = p
+			}
+		}
+		return p1 - p2
+	case "neg_entropy":
+		var s float64
+		for _, x := range row {
+			p := math.Exp(float64(x)-mx) / z
+			if p > 0 {
+				s += p * math.Log(p)
+			}
+		}
+		return s
+	}
+	return math.Exp(float64(row[tok])-mx) / z
+}
+
+// thresholdScore maps a threshold on the probability scale onto the
+// confidence's own scale: prob and margin are compared directly; for
+// neg_entropy the threshold is the entropy of a distribution that puts
+// probability t on one token and spreads the rest over one other, so
+// threshold 0.9 means "about as peaked as 90% confident".
+func thresholdScore(t float64, kind string) float64 {
+	if kind != "neg_entropy" || t >= 1 {
+		return t
+	}
+	return t*math.Log(t) + (1-t)*math.Log(1-t)
 }

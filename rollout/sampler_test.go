@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"testing"
+
+	"github.com/remask/remask/model"
 )
 
 func TestTransferSchedule(t *testing.T) {
@@ -115,5 +117,104 @@ func TestOptionsValidate(t *testing.T) {
 		if o.Validate() == nil {
 			t.Errorf("%+v accepted", o)
 		}
+	}
+}
+
+func TestConfidenceByHand(t *testing.T) {
+	row := []float32{float32(math.Log(0.5)), float32(math.Log(0.3)), float32(math.Log(0.2))}
+	if c := confidence(row, 1, "prob"); math.Abs(c-0.3) > 1e-6 {
+		t.Errorf("prob %v", c)
+	}
+	if c := confidence(row, 2, "margin"); math.Abs(c-0.2) > 1e-6 {
+		t.Errorf("margin %v, want p1-p2 = 0.2 whatever the proposal", c)
+	}
+	want := 0.5*math.Log(0.5) + 0.3*math.Log(0.3) + 0.2*math.Log(0.2)
+	if c := confidence(row, 0, "neg_entropy"); math.Abs(c-want) > 1e-6 || c > 0 {
+		t.Errorf("neg_entropy %v, want %v", c, want)
+	}
+	// A peaked distribution is more confident than a flat one on every scale.
+	flat := []float32{0, 0, 0}
+	peaked := []float32{5, 0, 0}
+	for _, k := range []string{"prob", "margin", "neg_entropy"} {
+		if confidence(peaked, 0, k) <= confidence(flat, 0, k) {
+			t.Errorf("%s: peaked not above flat", k)
+		}
+	}
+}
+
+// Threshold decoding commits every proposal at or above the threshold, and at
+// least the best one when none is.
+func TestThresholdCommits(t *testing.T) {
+	// softmax over 8 tokens with one logit c and the rest 0: p = e^c/(e^c+7).
+	conf := []float32{10, 1, 9, 0.5} // p ~ 0.9997, 0.28, 0.999, 0.19
+	m := &scriptedModel{vocab: 8, promptLen: 1, tok: []int{4, 5, 6, 7}, conf: conf}
+	o := opts(4, 4, 0)
+	o.Threshold = 0.9
+	res, err := Generate(m, [][]int{{2}}, o, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// step 0: positions 0 and 2; step 1: position 1 (the best left); step 2: position 3.
+	if !reflect.DeepEqual(res.Trace[0], []int{0, 1, 0, 2}) || res.NFE != 3 {
+		t.Fatalf("trace %v nfe %d", res.Trace[0], res.NFE)
+	}
+}
+
+func randomModel(t *testing.T, layers int) *model.Inference {
+	t.Helper()
+	p, err := model.New(model.Config{Vocab: 12, D: 16, Layers: layers, Heads: 2, FF: 24, MaxLen: 64, RopeTheta: 10000, NormEps: 1e-5}, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Larger weights than init, so that the logits are far from ties.
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, tn := range p.Tensors {
+		for i := range tn.Data {
+			tn.Data[i] += float32(rng.NormFloat64() * 0.3)
+		}
+	}
+	return model.NewInference(p)
+}
+
+// With one layer the keys and values of a position depend on its own token
+// only, so Fast-dLLM's caches are exact: every cache mode must give the
+// uncached output.
+func TestCacheExactForOneLayer(t *testing.T) {
+	m := randomModel(t, 1)
+	prompts := [][]int{{2, 5, 6, 7}, {2, 8, 9, 10}}
+	base := opts(8, 8, 4)
+	want, err := Generate(m, prompts, base, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"prefix", "dual"} {
+		o := base
+		o.Cache = c
+		got, err := Generate(m, prompts, o, rand.New(rand.NewPCG(1, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got.Tokens, want.Tokens) || !reflect.DeepEqual(got.Trace, want.Trace) {
+			t.Fatalf("cache %s: %v %v, uncached %v %v", c, got.Tokens, got.Trace, want.Tokens, want.Trace)
+		}
+	}
+}
+
+// Left padding does not change a completion: a prompt alone and the same
+// prompt beside a longer one decode alike (greedy).
+func TestRaggedBatchMatchesAlone(t *testing.T) {
+	m := randomModel(t, 2)
+	short, long := []int{2, 5}, []int{2, 8, 9, 10, 11}
+	o := opts(6, 6, 0)
+	alone, err := Generate(m, [][]int{short}, o, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	both, err := Generate(m, [][]int{long, short}, o, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(both.Tokens[1], alone.Tokens[0]) || !reflect.DeepEqual(both.Trace[1], alone.Trace[0]) {
+		t.Fatalf("in a batch %v %v, alone %v %v", both.Tokens[1], both.Trace[1], alone.Tokens[0], alone.Trace[0])
 	}
 }

@@ -408,7 +408,8 @@ func LoadParams(ref string) (*model.Params, configs.Config, error) {
 func SampleOptions(cfg configs.Config, tok *data.Tokenizer, task data.Task) rollout.Options {
 	s := cfg.Sample
 	o := rollout.Options{GenLength: s.GenLength, Steps: s.Steps, Block: s.Block, Temperature: s.Temperature,
-		Remasking: s.Remasking, MaskID: tok.MaskID(), EOSID: tok.EOSID(), PadID: tok.PadID()}
+		Remasking: s.Remasking, Confidence: s.Confidence, Threshold: s.Threshold, Cache: s.Cache,
+		MaskID: tok.MaskID(), EOSID: tok.EOSID(), PadID: tok.PadID()}
 	if o.GenLength == 0 {
 		o.GenLength = defaultGenLength(task)
 	}

@@ -20,8 +20,8 @@ import (
 // samplingFlags override the stored run's sample section.
 type samplingFlags struct {
 	genLength, steps, block int
-	temperature             float64
-	remasking               string
+	temperature, threshold  float64
+	remasking, conf, cache  string
 	seed                    uint64
 }
 
@@ -31,6 +31,9 @@ func (f *samplingFlags) register(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&f.block, "block", -1, "block length for semi-autoregressive decoding (0 = one block)")
 	cmd.Flags().Float64Var(&f.temperature, "temperature", -1, "Gumbel-max temperature, 0 = greedy (default: the run's)")
 	cmd.Flags().StringVar(&f.remasking, "remasking", "", "low_confidence or random (default: the run's)")
+	cmd.Flags().StringVar(&f.conf, "confidence", "", "prob, margin or neg_entropy (default: the run's)")
+	cmd.Flags().Float64Var(&f.threshold, "threshold", -1, "Fast-dLLM parallel decoding threshold, 0 = off (default: the run's)")
+	cmd.Flags().StringVar(&f.cache, "cache", "", "KV cache: none, prefix or dual (default: the run's)")
 	cmd.Flags().Uint64Var(&f.seed, "seed", 1, "sampling seed")
 }
 
@@ -58,6 +61,15 @@ func (f *samplingFlags) options(cfg configs.Config, tok *data.Tokenizer) (rollou
 	}
 	if f.remasking != "" {
 		o.Remasking = f.remasking
+	}
+	if f.conf != "" {
+		o.Confidence = f.conf
+	}
+	if f.threshold >= 0 {
+		o.Threshold = f.threshold
+	}
+	if f.cache != "" {
+		o.Cache = f.cache
 	}
 	return o, o.Validate()
 }
