@@ -23,13 +23,23 @@ func newBenchCmd() *cobra.Command {
 	var (
 		preset                            string
 		batch, seq, vocab, threads, iters int
-		warmup                            int
+		warmup, n                         int
+		what, ref, dataSpec, taskName     string
+		thr                               float64
+		sf                                samplingFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "bench --preset P --batch B --seq L",
-		Short: "Time a training step and an inference forward (JSON lines, fields of torch_ref.py)",
+		Short: "Time a training step and a forward (fields of torch_ref.py), or every sampler (--what sample); JSON lines",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			switch what {
+			case "sample":
+				return benchSample(ref, dataSpec, taskName, n, thr, &sf)
+			case "model":
+			default:
+				return fmt.Errorf("--what %q: want model or sample", what)
+			}
 			shape, ok := configs.Presets()[preset]
 			if !ok {
 				return fmt.Errorf("--preset %q: want one of tiny, small, base", preset)
@@ -122,6 +132,13 @@ func newBenchCmd() *cobra.Command {
 	cmd.Flags().IntVar(&threads, "threads", 0, "cores to use (0 = all)")
 	cmd.Flags().IntVar(&iters, "iters", 20, "timed iterations (the median is reported)")
 	cmd.Flags().IntVar(&warmup, "warmup", 3, "untimed iterations first")
+	cmd.Flags().StringVar(&what, "what", "model", "model (a training step and a forward) or sample (every sampling strategy and the rollout pool)")
+	cmd.Flags().StringVar(&ref, "ckpt", "", "sample: the model, RUN.db[:STEP] (default: untrained tiny)")
+	cmd.Flags().StringVar(&dataSpec, "data", "gen:256", "sample: prompts, a task file or gen:N")
+	cmd.Flags().StringVar(&taskName, "task", "", "sample: task of the prompts (default: the run's)")
+	cmd.Flags().IntVar(&n, "n", 256, "sample: number of prompts")
+	cmd.Flags().Float64Var(&thr, "bench-threshold", 0.9, "sample: the threshold of the threshold strategies")
+	sf.register(cmd)
 	return cmd
 }
 

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"time"
+
+	"github.com/remask/remask/configs"
+	"github.com/remask/remask/data"
+	"github.com/remask/remask/model"
+	"github.com/remask/remask/rollout"
+	"github.com/remask/remask/trainer"
+)
+
+// sampleStrategy is one row of the sampling benchmark.
+type sampleStrategy struct {
+	name string
+	set  func(o *rollout.Options)
+}
+
+func sampleStrategies(thr float64) []sampleStrategy {
+	return []sampleStrategy{
+		{"low_confidence", func(o *rollout.Options) {}},
+		{"random", func(o *rollout.Options) { o.Remasking = "random" }},
+		{"margin", func(o *rollout.Options) { o.Confidence = "margin" }},
+		{"neg_entropy", func(o *rollout.Options) { o.Confidence = "neg_entropy" }},
+		{"low_confidence+prefix", func(o *rollout.Options) { o.Cache = "prefix" }},
+		{"low_confidence+dual", func(o *rollout.Options) { o.Cache = "dual" }},
+		{fmt.Sprintf("threshold%.2g", thr), func(o *rollout.Options) { o.Threshold = thr }},
+		{fmt.Sprintf("threshold%.2g+prefix", thr), func(o *rollout.Options) { o.Threshold = thr; o.Cache = "prefix" }},
+		{fmt.Sprintf("threshold%.2g+dual", thr), func(o *rollout.Options) { o.Threshold = thr; o.Cache = "dual" }},
+	}
+}
+
+// benchSample times every sampling strategy on the same prompts (tokens/s,
+// forwards per completion, accuracy when the examples have answers), how
+// often the cached greedy outputs differ from the uncached ones, and the
+// rollout pool's throughput from 1 to 2 workers.
+func benchSample(ref, dataSpec, taskName string, n int, thr float64, o0 *samplingFlags) error {
+	var p *model.Params
+	var cfg configs.Config
+	var err error
+	if ref != "" {
+		if p, cfg, err = trainer.LoadParams(ref); err != nil {
+			return err
+		}
+	} else {
+		cfg = configs.Default()
+		cfg.Data.Task = taskName
+		mc, err := trainer.ModelConfig(cfg, data.NewDefaultTokenizer().Size())
+		if err != nil {
+			return err
+		}
+		if p, err = model.New(mc, 1); err != nil {
+			return err
+		}
+	}
+	if taskName == "" {
+		taskName = cfg.Data.Task
+	}
+	cfg.Data.Task = taskName
+	task, err := data.TaskByName(taskName)
+	if err != nil {
+		return err
+	}
+	exs, err := data.Load(taskName, dataSpec, 99)
+	if err != nil {
+		return err
+	}
+	if len(exs) > n {
+		exs = exs[:n]
+	}
+	tok := data.NewDefaultTokenizer()
+	base, err := o0.options(cfg, tok)
+	if err != nil {
+		return err
+	}
+	prompts := make([][]int, len(exs))
+	for i, ex := range exs {
+		if prompts[i], err = data.EncodePrompt(tok, ex); err != nil {
+			return err
+		}
+	}
+	inf := model.NewInference(p)
+	var uncached [][]int
+	for _, s := range sampleStrategies(thr) {
+		o := base
+		s.set(&o)
+		t0 := time.Now()
+		var toks [][]int
+		nfe := 0
+		for lo := 0; lo < len(prompts); lo += 64 {
+			hi := min(lo+64, len(prompts))
+			res, err := rollout.Generate(inf, prompts[lo:hi], o, rand.New(rand.NewPCG(1, uint64(lo))))
+			if err != nil {
+				return fmt.Errorf("%s: %w", s.name, err)
+			}
+			toks = append(toks, res.Tokens...)
+			nfe += res.NFE * (hi - lo)
+		}
+		el := time.Since(t0).Seconds()
+		correct := 0
+		for i, ex := range exs {
+			if task.Correct(ex, tok.DecodeAnswer(toks[i])) {
+				correct++
+			}
+		}
+		row := map[string]any{"what": "sample", "strategy": s.name, "n": len(exs), "gen_length": o.GenLength, "steps": o.Steps, "block": o.Block,
+			"tokens_per_s": round1(float64(len(exs)*o.GenLength) / el), "nfe_per_completion": round2(float64(nfe) / float64(len(exs))),
+			"accuracy": round3(float64(correct) / float64(len(exs))), "seconds": round3(el)}
+		switch {
+		case o.Cache == "" || o.Cache == "none":
+			if o.Threshold == 0 && s.name == "low_confidence" {
+				uncached = toks
+			}
+		case o.Threshold == 0 && uncached != nil:
+			differ := 0
+			for i := range toks {
+				if !reflect.DeepEqual(toks[i], uncached[i]) {
+					differ++
+				}
+			}
+			row["differs_from_uncached"] = round3(float64(differ) / float64(len(toks)))
+		}
+		b, _ := json.Marshal(row)
+		fmt.Println(string(b))
+	}
+	// Pool scaling: the same groups on 1 and 2 workers.
+	const G = 4
+	var tps [2]float64
+	for w := 1; w <= 2; w++ {
+		pool, err := rollout.NewPool(rollout.PoolConfig{Workers: w, Group: G, Seed: 1, Options: base})
+		if err != nil {
+			return err
+		}
+		snap := &rollout.Snapshot{Params: p}
+		t0 := time.Now()
+		if _, err := pool.Rollout(context.Background(), snap, 0, prompts); err != nil {
+			return err
+		}
+		tps[w-1] = float64(len(prompts)*G*base.GenLength) / time.Since(t0).Seconds()
+		b, _ := json.Marshal(map[string]any{"what": "pool", "workers": w, "group": G, "prompts": len(prompts), "tokens_per_s": round1(tps[w-1])})
+		fmt.Println(string(b))
+	}
+	b, _ := json.Marshal(map[string]any{"what": "pool_scaling", "speedup_2_over_1": round2(tps[1] / tps[0])})
+	fmt.Println(string(b))
+	return nil
+}
