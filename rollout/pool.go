@@ -25,9 +25,13 @@ func NewSnapshot(p *model.Params, version int) *Snapshot {
 
 // PoolConfig configures a rollout pool.
 type PoolConfig struct {
-	Workers int     // concurrent samplers; 0 = one per core
-	Group   int     // completions per prompt (G)
-	Queue   int     // bounded prompt queue; 0 = 2 per worker
+	Workers int // concurrent samplers; 0 = one per core
+	Group   int // completions per prompt (G)
+	Queue   int // bounded job queue; 0 = 2 per worker
+	// PerJob is how many prompts' groups one forward batch holds (0 = enough
+	// for about 64 sequences). Prompts are cut into jobs by index, so a
+	// batch's make-up never depends on the number of workers.
+	PerJob  int
 	Seed    uint64  // with the step, prompt and sample index, fixes every random draw
 	Options Options // the sampler
 }
@@ -38,7 +42,7 @@ type Group struct {
 	Version int     // snapshot version the completions were sampled with
 	Tokens  [][]int // G completions
 	Trace   [][]int // commit step of each token
-	NFE     int     // forwards spent on the group
+	NFE     int     // forwards of the batch the group was sampled in
 }
 
 // Pool samples groups of completions on W workers. Each worker owns its
@@ -60,6 +64,9 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 	}
 	if cfg.Queue == 0 {
 		cfg.Queue = 2 * cfg.Workers
+	}
+	if cfg.PerJob <= 0 {
+		cfg.PerJob = max(1, 64/cfg.Group)
 	}
 	if err := cfg.Options.Validate(); err != nil {
 		return nil, err
@@ -98,6 +105,7 @@ func (p *Pool) Rollout(ctx context.Context, snap *Snapshot, step int, prompts []
 	fail := func(err error) {
 		once.Do(func() { firstErr = err; cancel() })
 	}
+	per := p.cfg.PerJob
 	for w := 0; w < p.cfg.Workers; w++ {
 		wg.Add(1)
 		go func() {
@@ -105,29 +113,35 @@ func (p *Pool) Rollout(ctx context.Context, snap *Snapshot, step int, prompts []
 			inf := model.NewInference(snap.Params)
 			inf.Threads = 1
 			G := p.cfg.Group
-			batch := make([][]int, G)
-			rngs := make([]*rand.Rand, G)
-			for idx := range jobs {
+			for lo := range jobs {
 				if ctx.Err() != nil {
 					continue // drain
 				}
-				for s := 0; s < G; s++ {
-					batch[s] = prompts[idx]
-					rngs[s] = SampleRNG(p.cfg.Seed, step, idx, s)
+				hi := min(lo+per, len(prompts))
+				var batch [][]int
+				var rngs []*rand.Rand
+				for idx := lo; idx < hi; idx++ {
+					for s := 0; s < G; s++ {
+						batch = append(batch, prompts[idx])
+						rngs = append(rngs, SampleRNG(p.cfg.Seed, step, idx, s))
+					}
 				}
 				res, err := Generate(inf, batch, p.cfg.Options, rngs...)
 				if err != nil {
-					fail(fmt.Errorf("rollout prompt %d: %w", idx, err))
+					fail(fmt.Errorf("rollout prompts %d-%d: %w", lo, hi-1, err))
 					continue
 				}
-				out[idx] = Group{Prompt: idx, Version: snap.Version, Tokens: res.Tokens, Trace: res.Trace, NFE: res.NFE}
+				for idx := lo; idx < hi; idx++ {
+					r := (idx - lo) * G
+					out[idx] = Group{Prompt: idx, Version: snap.Version, Tokens: res.Tokens[r : r+G], Trace: res.Trace[r : r+G], NFE: res.NFE}
+				}
 			}
 		}()
 	}
 feed:
-	for i := range prompts {
+	for lo := 0; lo < len(prompts); lo += per {
 		select {
-		case jobs <- i:
+		case jobs <- lo:
 		case <-ctx.Done():
 			break feed
 		}

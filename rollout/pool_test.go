@@ -24,7 +24,7 @@ func TestPoolIndependentOfWorkers(t *testing.T) {
 	snap := &Snapshot{Version: 3, Params: m.Params()}
 	var ref []Group
 	for _, w := range []int{1, 2, 3} {
-		pool, err := NewPool(PoolConfig{Workers: w, Group: 4, Seed: 11, Options: o})
+		pool, err := NewPool(PoolConfig{Workers: w, Group: 4, Seed: 11, PerJob: 2, Options: o})
 		if err != nil {
 			t.Fatal(err)
 		}
