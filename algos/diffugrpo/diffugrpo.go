@@ -1,0 +1,51 @@
+// Package diffugrpo is d1's diffu-GRPO: every completion token fully masked,
+// each prompt token masked with probability PMaskPrompt, and one forward
+// giving l_k = log p(o_k) for every completion token. A fresh mask per inner
+// iteration, shared by the policy, the old policy and the reference.
+package diffugrpo
+
+import (
+	"math/rand/v2"
+
+	"github.com/remask/remask/algos"
+)
+
+// Masker is diffu-GRPO's masking.
+type Masker struct {
+	PMaskPrompt float64 // d1: 0.15
+	Tok         algos.Special
+}
+
+func (Masker) Name() string { return "diffu_grpo" }
+
+// Inputs masks the prompt tokens (never <bos> or padding) with probability
+// PMaskPrompt and the whole completion; the loss counts completion tokens up
+// to and including the first <eos>.
+func (m Masker) Inputs(samples []algos.Sample, iter, mu int, batch, rng *rand.Rand) (*algos.Inputs, error) {
+	ids, valid, P, L := algos.Layout(samples, 1, m.Tok.Pad)
+	in := &algos.Inputs{B: len(samples), L: L, IDs: ids, Valid: valid, Targets: make([]int, len(ids))}
+	for i := range in.Targets {
+		in.Targets[i] = -1
+	}
+	for i, s := range samples {
+		row := ids[i*L : (i+1)*L]
+		for l := P - len(s.Prompt); l < P; l++ {
+			u := rng.Float64()
+			if row[l] != m.Tok.BOS && u < m.PMaskPrompt {
+				row[l] = m.Tok.Mask
+			}
+		}
+		n := algos.CountedLength(s.Completion, m.Tok.EOS)
+		toks := make([]algos.Estimate, 0, n)
+		for k := range s.Completion {
+			r := i*L + P + k
+			in.Targets[r] = s.Completion[k]
+			row[P+k] = m.Tok.Mask
+			if k < n {
+				toks = append(toks, algos.Estimate{Rows: []int{r}, W: []float64{1}})
+			}
+		}
+		in.Tokens = append(in.Tokens, toks)
+	}
+	return in, nil
+}
