@@ -105,6 +105,20 @@ func checkNode(file string, n *yaml.Node, t reflect.Type, path string) error {
 		}
 		return nil
 	}
+	if t.Kind() == reflect.Slice {
+		if n.Kind != yaml.SequenceNode {
+			if n.Tag == "!!null" {
+				return nil
+			}
+			return fmt.Errorf("%s:%d: field %s: want a list, got %s", file, n.Line, path, describe(n))
+		}
+		for i, el := range n.Content {
+			if err := checkNode(file, el, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if err := checkScalar(n, t.Kind()); err != nil {
 		return fmt.Errorf("%s:%d: field %s: %v", file, n.Line, path, err)
 	}
@@ -140,6 +154,10 @@ func checkScalar(n *yaml.Node, k reflect.Kind) error {
 		if n.Tag != "!!str" && n.Tag != "!!null" {
 			return fmt.Errorf("want a string, got %s (quote it)", describe(n))
 		}
+	case reflect.Bool:
+		if n.Tag != "!!bool" {
+			return fmt.Errorf("want true or false, got %s", describe(n))
+		}
 	}
 	return nil
 }
@@ -168,6 +186,9 @@ func parseOverride(o string) (string, any, error) {
 	if t.Kind() == reflect.Struct {
 		return "", nil, fmt.Errorf("--set %s: a section, set one of its fields (%s)", key, strings.Join(keysOf(t), ", "))
 	}
+	if t.Kind() == reflect.Slice {
+		return "", nil, fmt.Errorf("--set %s: a list; edit it in the YAML file", key)
+	}
 	var n yaml.Node
 	if err := yaml.Unmarshal([]byte(raw), &n); err != nil || len(n.Content) == 0 {
 		if strings.TrimSpace(raw) == "" && t.Kind() == reflect.String {
@@ -192,6 +213,12 @@ func parseOverride(o string) (string, any, error) {
 		}
 	case reflect.Float64:
 		var x float64
+		if err := n.Content[0].Decode(&x); err != nil {
+			return "", nil, fmt.Errorf("--set %s: %v", key, err)
+		}
+		val = x
+	case reflect.Bool:
+		var x bool
 		if err := n.Content[0].Decode(&x); err != nil {
 			return "", nil, fmt.Errorf("--set %s: %v", key, err)
 		}
@@ -353,6 +380,53 @@ func (c Config) Validate() error {
 	}
 	if !(s.Temperature >= 0) || math.IsInf(s.Temperature, 0) {
 		bad("sample.temperature", "%g must be >= 0", s.Temperature)
+	}
+	ro := c.Rollout
+	if ro.Workers < 0 || ro.Group < 0 || ro.Prompts < 1 || ro.GenLength < 0 || ro.Steps < 0 || ro.Block < 0 {
+		bad("rollout", "workers %d, group %d, gen_length %d, steps %d, block %d must be >= 0 and prompts %d >= 1", ro.Workers, ro.Group, ro.GenLength, ro.Steps, ro.Block, ro.Prompts)
+	}
+	if ro.Group == 1 {
+		bad("rollout.group", "1 gives every completion a zero advantage; use 2 or more")
+	}
+	if !(ro.Temperature >= 0) || math.IsInf(ro.Temperature, 0) {
+		bad("rollout.temperature", "%g must be >= 0", ro.Temperature)
+	}
+	oneOf("rollout.remasking", ro.Remasking, "low_confidence", "random")
+	oneOf("rollout.confidence", ro.Confidence, "prob", "margin", "neg_entropy")
+	oneOf("rollout.cache", ro.Cache, "none", "prefix", "dual")
+	if !(ro.Threshold >= 0 && ro.Threshold <= 1) {
+		bad("rollout.threshold", "%g must be in [0, 1]", ro.Threshold)
+	}
+	for i, r := range c.Rewards {
+		if r.Name == "" {
+			bad(fmt.Sprintf("rewards[%d].name", i), "required (see remask reward list)")
+		}
+		if math.IsNaN(r.Weight) || math.IsInf(r.Weight, 0) {
+			bad(fmt.Sprintf("rewards[%d].weight", i), "%g must be finite", r.Weight)
+		}
+	}
+	rl := c.Objective == "diffu_grpo" || c.Objective == "unigrpo" || c.Objective == "coupled_grpo"
+	if rl && len(c.Rewards) == 0 {
+		bad("rewards", "objective %s needs at least one reward", c.Objective)
+	}
+	a := c.Algo
+	if a.Mu < 0 || a.RefSyncEvery < 0 || a.T < 1 {
+		bad("algo", "mu %d and ref_sync_every %d must be >= 0, t %d >= 1", a.Mu, a.RefSyncEvery, a.T)
+	}
+	if !(a.Beta >= 0 || a.Beta == -1) {
+		bad("algo.beta", "%g must be >= 0 (or -1 for the algorithm's default)", a.Beta)
+	}
+	if !(a.EpsLow >= 0 && a.EpsLow < 1) || !(a.EpsHigh >= 0) {
+		bad("algo.eps_low", "eps_low %g must be in [0, 1), eps_high %g >= 0", a.EpsLow, a.EpsHigh)
+	}
+	if !(a.PMaskPrompt >= 0 && a.PMaskPrompt <= 1) || !(a.RefSyncAlpha >= 0 && a.RefSyncAlpha <= 1) {
+		bad("algo.p_mask_prompt", "p_mask_prompt %g and ref_sync_alpha %g must be in [0, 1]", a.PMaskPrompt, a.RefSyncAlpha)
+	}
+	if !(a.TMin > 0 && a.TMin <= a.TMax && a.TMax < 1) {
+		bad("algo.t_min", "need 0 < t_min %g <= t_max %g < 1", a.TMin, a.TMax)
+	}
+	if a.Advantage != "" {
+		oneOf("algo.advantage", a.Advantage, "mean", "group_norm", "loo")
 	}
 	oneOf("sample.remasking", s.Remasking, "low_confidence", "random")
 	oneOf("sample.confidence", s.Confidence, "prob", "margin", "neg_entropy")

@@ -8,13 +8,55 @@ import (
 
 // Config is one run.
 type Config struct {
-	Run       Run    `yaml:"run" mapstructure:"run"`
-	Model     Model  `yaml:"model" mapstructure:"model"`
-	Data      Data   `yaml:"data" mapstructure:"data"`
-	Objective string `yaml:"objective" mapstructure:"objective"` // mdlm | sft | edit | diffu_grpo | unigrpo | coupled_grpo
-	Optim     Optim  `yaml:"optim" mapstructure:"optim"`
-	Train     Train  `yaml:"train" mapstructure:"train"`
-	Sample    Sample `yaml:"sample" mapstructure:"sample"`
+	Run       Run          `yaml:"run" mapstructure:"run"`
+	Model     Model        `yaml:"model" mapstructure:"model"`
+	Data      Data         `yaml:"data" mapstructure:"data"`
+	Objective string       `yaml:"objective" mapstructure:"objective"` // mdlm | sft | edit | diffu_grpo | unigrpo | coupled_grpo
+	Optim     Optim        `yaml:"optim" mapstructure:"optim"`
+	Train     Train        `yaml:"train" mapstructure:"train"`
+	Sample    Sample       `yaml:"sample" mapstructure:"sample"`
+	Rollout   Rollout      `yaml:"rollout" mapstructure:"rollout"`           // RL: how completions are sampled
+	Rewards   []RewardSpec `yaml:"rewards,omitempty" mapstructure:"rewards"` // RL: weighted rewards
+	Algo      Algo         `yaml:"algo" mapstructure:"algo"`                 // RL: the algorithm's settings
+}
+
+// Rollout is how an RL run samples its groups (the sampler's fields mean what
+// they mean under sample:).
+type Rollout struct {
+	Workers     int     `yaml:"workers" mapstructure:"workers"`         // sampling workers, 0 = one per core
+	Group       int     `yaml:"group" mapstructure:"group"`             // completions per prompt (G), 0 = the algorithm's default (diffu_grpo 6, unigrpo 6, coupled_grpo 10)
+	Prompts     int     `yaml:"prompts" mapstructure:"prompts"`         // prompts per RL step
+	GenLength   int     `yaml:"gen_length" mapstructure:"gen_length"`   // completion tokens, 0 = the task's answer length
+	Steps       int     `yaml:"steps" mapstructure:"steps"`             // denoising steps, 0 = gen_length
+	Block       int     `yaml:"block" mapstructure:"block"`             // block length, 0 = one block
+	Temperature float64 `yaml:"temperature" mapstructure:"temperature"` // Gumbel-max temperature (exploration)
+	Remasking   string  `yaml:"remasking" mapstructure:"remasking"`     // low_confidence | random
+	Confidence  string  `yaml:"confidence" mapstructure:"confidence"`   // prob | margin | neg_entropy
+	Threshold   float64 `yaml:"threshold" mapstructure:"threshold"`     // > 0: parallel decoding threshold
+	Cache       string  `yaml:"cache" mapstructure:"cache"`             // none | prefix | dual
+}
+
+// RewardSpec is one weighted reward by its registered name.
+type RewardSpec struct {
+	Name   string  `yaml:"name" mapstructure:"name"`     // a registered reward (remask reward list)
+	Weight float64 `yaml:"weight" mapstructure:"weight"` // its weight in the total
+}
+
+// Algo are the RL algorithm's settings (DESIGN.md section 6). Zero means the
+// algorithm's published default where the table gives one.
+type Algo struct {
+	Mu             int     `yaml:"mu" mapstructure:"mu"`                             // inner updates per rollout batch, 0 = default (diffu_grpo 8, unigrpo 4, coupled_grpo 2)
+	Beta           float64 `yaml:"beta" mapstructure:"beta"`                         // KL weight, -1 = default (diffu_grpo 0.04, unigrpo 0.04, coupled_grpo 0.01)
+	EpsLow         float64 `yaml:"eps_low" mapstructure:"eps_low"`                   // clip below 1 - eps_low
+	EpsHigh        float64 `yaml:"eps_high" mapstructure:"eps_high"`                 // clip above 1 + eps_high
+	PMaskPrompt    float64 `yaml:"p_mask_prompt" mapstructure:"p_mask_prompt"`       // diffu_grpo: prompt-token mask probability
+	Advantage      string  `yaml:"advantage" mapstructure:"advantage"`               // mean | group_norm | loo, "" = default (diffu_grpo mean, unigrpo group_norm, coupled_grpo loo)
+	DropZeroSignal bool    `yaml:"drop_zero_signal" mapstructure:"drop_zero_signal"` // drop groups whose rewards are all equal (DAPO dynamic sampling)
+	RefSyncEvery   int     `yaml:"ref_sync_every" mapstructure:"ref_sync_every"`     // steps between reference re-syncs, 0 = frozen (d1: 64)
+	RefSyncAlpha   float64 `yaml:"ref_sync_alpha" mapstructure:"ref_sync_alpha"`     // ref = alpha policy + (1 - alpha) ref (d1: 0.6)
+	T              int     `yaml:"t" mapstructure:"t"`                               // unigrpo: ratio discretisation T
+	TMin           float64 `yaml:"t_min" mapstructure:"t_min"`                       // coupled_grpo: t ~ U(t_min, t_max)
+	TMax           float64 `yaml:"t_max" mapstructure:"t_max"`                       // coupled_grpo
 }
 
 // Run names the run and its randomness.
@@ -94,6 +136,8 @@ func Default() Config {
 		Optim:     Optim{LR: 1e-3, WeightDecay: 0.1, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1, Schedule: "cosine", MinLRRatio: 0.1},
 		Train:     Train{Steps: 1000, Batch: 16, CkptEvery: 100, LogEvery: 10},
 		Sample:    Sample{Remasking: "low_confidence", Confidence: "prob", Cache: "none"},
+		Rollout:   Rollout{Prompts: 4, Temperature: 0.9, Remasking: "low_confidence", Confidence: "prob", Cache: "none"},
+		Algo:      Algo{Beta: -1, EpsLow: 0.5, EpsHigh: 0.5, PMaskPrompt: 0.15, RefSyncAlpha: 0.6, T: 1000, TMin: 0.2, TMax: 0.8},
 	}
 }
 

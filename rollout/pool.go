@@ -29,7 +29,7 @@ type PoolConfig struct {
 	Group   int // completions per prompt (G)
 	Queue   int // bounded job queue; 0 = 2 per worker
 	// PerJob is how many prompts' groups one forward batch holds (0 = enough
-	// for about 64 sequences). Prompts are cut into jobs by index, so a
+	// for about 32 sequences). Prompts are cut into jobs by index, so a
 	// batch's make-up never depends on the number of workers.
 	PerJob  int
 	Seed    uint64  // with the step, prompt and sample index, fixes every random draw
@@ -66,7 +66,7 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 		cfg.Queue = 2 * cfg.Workers
 	}
 	if cfg.PerJob <= 0 {
-		cfg.PerJob = max(1, 64/cfg.Group)
+		cfg.PerJob = max(1, 32/cfg.Group)
 	}
 	if err := cfg.Options.Validate(); err != nil {
 		return nil, err

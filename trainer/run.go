@@ -29,6 +29,9 @@ type Options struct {
 	Log    zerolog.Logger // structured log
 	// Progress, when set, is called after every step (the CLI draws a bar).
 	Progress func(step, total int, s StepStats)
+	// DumpBatch, when set, is a folder where RL runs write every inner
+	// iteration's batch as JSON (inputs, masks, log-probs, advantages, loss).
+	DumpBatch string
 }
 
 // Summary is what a finished (or interrupted) run reports.
@@ -68,10 +71,14 @@ func ModelConfig(cfg configs.Config, vocab int) (model.Config, error) {
 		MaxLen: cfg.Model.MaxLen, RopeTheta: cfg.Model.RopeTheta, NormEps: cfg.Model.NormEps}, nil
 }
 
-// Train runs a supervised run (mdlm or sft) from a validated config: it
-// creates the run store (or resumes it), trains, evaluates and checkpoints.
+// Train runs a run from a validated config: supervised (mdlm, sft) or RL
+// (diffu_grpo, unigrpo, coupled_grpo). It creates the run store (or resumes
+// it), trains, evaluates and checkpoints.
 // Cancelling ctx (SIGINT, SIGTERM) writes a final checkpoint and returns.
 func Train(ctx context.Context, cfg configs.Config, opt Options) (Summary, error) {
+	if IsRL(cfg.Objective) {
+		return trainRL(ctx, cfg, opt)
+	}
 	t0 := time.Now()
 	log := opt.Log
 	if cfg.Train.Threads > 0 {

@@ -21,10 +21,11 @@ func newTrainCmd() *cobra.Command {
 		overrides []string
 		resume    bool
 		noBar     bool
+		dump      string
 	)
 	cmd := &cobra.Command{
 		Use:   "train -c FILE [--set key=value]...",
-		Short: "Train a model from a YAML run config (mdlm pretraining or sft)",
+		Short: "Train from a YAML run config: mdlm pretraining, sft, or RL (diffu_grpo, unigrpo, coupled_grpo)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if file == "" {
@@ -36,7 +37,7 @@ func newTrainCmd() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			opt := trainer.Options{Resume: resume, Log: logger()}
+			opt := trainer.Options{Resume: resume, Log: logger(), DumpBatch: dump}
 			if !noBar && isatty.IsTerminal(os.Stdout.Fd()) {
 				bar := progressbar.NewOptions(cfg.Train.Steps, progressbar.OptionSetDescription("train"),
 					progressbar.OptionShowCount(), progressbar.OptionSetItsString("step"), progressbar.OptionShowIts(),
@@ -65,5 +66,6 @@ func newTrainCmd() *cobra.Command {
 	cmd.Flags().StringArrayVar(&overrides, "set", nil, "override a config field, e.g. --set train.steps=100 (repeatable)")
 	cmd.Flags().BoolVar(&resume, "resume", false, "continue the run from its latest checkpoint")
 	cmd.Flags().BoolVar(&noBar, "no-progress", false, "no progress bar even on a terminal")
+	cmd.Flags().StringVar(&dump, "dump-batch", "", "RL: write every inner iteration's batch (inputs, masks, log-probs, advantages, loss) as JSON into this folder")
 	return cmd
 }

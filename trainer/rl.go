@@ -1,0 +1,508 @@
+package trainer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/remask/remask/algos"
+	"github.com/remask/remask/algos/coupledgrpo"
+	"github.com/remask/remask/algos/diffugrpo"
+	"github.com/remask/remask/algos/unigrpo"
+	"github.com/remask/remask/checkpoint"
+	"github.com/remask/remask/configs"
+	"github.com/remask/remask/data"
+	"github.com/remask/remask/model"
+	"github.com/remask/remask/reward"
+	"github.com/remask/remask/rollout"
+)
+
+// IsRL reports whether an objective is one of the RL algorithms.
+func IsRL(objective string) bool {
+	return objective == "diffu_grpo" || objective == "unigrpo" || objective == "coupled_grpo"
+}
+
+// rlSettings are the algorithm's resolved settings: zeros in the config take
+// the published defaults of DESIGN.md section 6.
+type rlSettings struct {
+	masker    algos.Masker
+	group, mu int
+	beta      float64
+	advantage string
+	loss      algos.Params
+}
+
+func resolveRL(cfg configs.Config, tok *data.Tokenizer) rlSettings {
+	sp := algos.Special{Mask: tok.MaskID(), EOS: tok.EOSID(), Pad: tok.PadID(), BOS: tok.BOSID()}
+	a := cfg.Algo
+	s := rlSettings{group: cfg.Rollout.Group, mu: a.Mu, beta: a.Beta, advantage: a.Advantage,
+		loss: algos.Params{EpsLow: a.EpsLow, EpsHigh: a.EpsHigh}}
+	def := func(group, mu int, beta float64, adv string) {
+		if s.group == 0 {
+			s.group = group
+		}
+		if s.mu == 0 {
+			s.mu = mu
+		}
+		if s.beta < 0 {
+			s.beta = beta
+		}
+		if s.advantage == "" {
+			s.advantage = adv
+		}
+	}
+	switch cfg.Objective {
+	case "diffu_grpo":
+		s.masker = diffugrpo.Masker{PMaskPrompt: a.PMaskPrompt, Tok: sp}
+		def(6, 8, 0.04, "mean")
+	case "unigrpo":
+		s.masker = unigrpo.Masker{T: a.T, Tok: sp}
+		def(6, 4, 0.04, "group_norm")
+	case "coupled_grpo":
+		s.masker = coupledgrpo.Masker{TMin: a.TMin, TMax: a.TMax, Tok: sp}
+		def(10, 2, 0.01, "loo")
+	}
+	s.loss.Beta = s.beta
+	return s
+}
+
+// rng streams of the RL loop, each derived from (seed, step, purpose[, iteration]).
+func rlRNG(seed int64, step, iter int, purpose uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(uint64(seed)^0x524c, uint64(step)<<20|uint64(iter)<<8|purpose))
+}
+
+const (
+	purposeRLBatch uint64 = iota + 10
+	purposeRLIter
+)
+
+// rolloutOptions are the sampler settings of the rollout section.
+func rolloutOptions(cfg configs.Config, tok *data.Tokenizer, task data.Task) rollout.Options {
+	r := cfg.Rollout
+	o := rollout.Options{GenLength: r.GenLength, Steps: r.Steps, Block: r.Block, Temperature: r.Temperature,
+		Remasking: r.Remasking, Confidence: r.Confidence, Threshold: r.Threshold, Cache: r.Cache,
+		MaskID: tok.MaskID(), EOSID: tok.EOSID(), PadID: tok.PadID()}
+	if o.GenLength == 0 {
+		o.GenLength = defaultGenLength(task)
+	}
+	if o.Steps == 0 {
+		o.Steps = o.GenLength
+	}
+	return o
+}
+
+// estimates runs the plain-Go forward of p on an iteration's inputs and
+// returns every counted token's log-prob estimate (old or reference policy:
+// no gradients).
+func estimates(inf *model.Inference, in *algos.Inputs) ([][]float64, error) {
+	logits, err := inf.Forward(in.IDs, in.B, in.L, in.Valid, nil)
+	if err != nil {
+		return nil, err
+	}
+	V := inf.VocabSize()
+	lp := make([]float64, len(in.Targets))
+	for i, t := range in.Targets {
+		if t < 0 {
+			continue
+		}
+		row := logits[i*V : (i+1)*V]
+		mx := math.Inf(-1)
+		for _, x := range row {
+			mx = math.Max(mx, float64(x))
+		}
+		var z float64
+		for _, x := range row {
+			z += math.Exp(float64(x) - mx)
+		}
+		lp[i] = float64(row[t]) - mx - math.Log(z)
+	}
+	return algos.EstimateAll(in, lp), nil
+}
+
+// dumpedBatch is what --dump-batch writes for one inner iteration: enough to
+// recompute the loss independently.
+type dumpedBatch struct {
+	Step, Iter int
+	Algorithm  string
+	B, L       int
+	IDs        []int
+	Valid      []bool
+	Targets    []int
+	Tokens     [][]algos.Estimate
+	LogProbs   []float64 // the policy's per-row log-probs at this update
+	Old, Ref   [][]float64
+	Advantages []float64
+	Params     algos.Params
+	Loss       float64
+}
+
+// trainRL is the RL loop: prompts -> rollout pool -> rewards -> advantages ->
+// mu inner updates through the shared trainer -> metrics -> checkpoint.
+func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, error) {
+	t0 := time.Now()
+	log := opt.Log
+	tok := data.NewDefaultTokenizer()
+	task, err := data.TaskByName(cfg.Data.Task)
+	if err != nil {
+		return Summary{}, err
+	}
+	trainEx, err := data.Load(cfg.Data.Task, cfg.Data.Train, cfg.Run.Seed)
+	if err != nil {
+		return Summary{}, fmt.Errorf("data.train: %w", err)
+	}
+	var evalEx []data.Example
+	if cfg.Data.Eval != "" {
+		all, err := data.Load(cfg.Data.Task, cfg.Data.Eval, cfg.Run.Seed+1_000_003)
+		if err != nil {
+			return Summary{}, fmt.Errorf("data.eval: %w", err)
+		}
+		evalEx = heldOut(all, trainEx)
+		if n := cfg.Data.EvalN; n > 0 && len(evalEx) > n {
+			evalEx = evalEx[:n]
+		}
+	}
+	prompts := make([][]int, len(trainEx))
+	for i, ex := range trainEx {
+		if prompts[i], err = data.EncodePrompt(tok, ex); err != nil {
+			return Summary{}, fmt.Errorf("data.train example %d: %w", i, err)
+		}
+	}
+	var comps []reward.Component
+	for i, r := range cfg.Rewards {
+		rw, err := reward.New(r.Name)
+		if err != nil {
+			return Summary{}, fmt.Errorf("rewards[%d]: %w", i, err)
+		}
+		comps = append(comps, reward.Component{Name: r.Name, Weight: r.Weight, Reward: rw})
+	}
+	rs := resolveRL(cfg, tok)
+	ro := rolloutOptions(cfg, tok, task)
+	pool, err := rollout.NewPool(rollout.PoolConfig{Workers: cfg.Rollout.Workers, Group: rs.group, Seed: uint64(cfg.Run.Seed), Options: ro})
+	if err != nil {
+		return Summary{}, fmt.Errorf("rollout: %w", err)
+	}
+	mc, err := ModelConfig(cfg, tok.Size())
+	if err != nil {
+		return Summary{}, err
+	}
+	cfgYAML, err := cfg.YAML()
+	if err != nil {
+		return Summary{}, err
+	}
+
+	path := StorePath(cfg)
+	var st *checkpoint.Store
+	var params, ref *model.Params
+	var adam *AdamW
+	start := 0
+	cursor := data.Cursor{}
+	if opt.Resume {
+		if st, err = checkpoint.Open(path); err != nil {
+			return Summary{}, err
+		}
+		ck, err := st.Latest()
+		if err != nil && !errors.Is(err, checkpoint.ErrNoCheckpoint) {
+			st.Close()
+			return Summary{}, err
+		}
+		if ck != nil {
+			if params, adam, cursor, err = restore(ck, mc, cfg); err == nil {
+				ref, err = restoreRef(ck, mc)
+			}
+			if err != nil {
+				st.Close()
+				return Summary{}, fmt.Errorf("resume %s step %d: %w", path, ck.Step, err)
+			}
+			start = ck.Step
+			if err := st.TruncateMetricsAfter(start); err != nil {
+				st.Close()
+				return Summary{}, err
+			}
+			log.Info().Str("store", path).Int("step", start).Msg("resumed")
+		}
+	} else {
+		meta := checkpoint.Meta{ConfigYAML: string(cfgYAML), Seed: cfg.Run.Seed, Version: Version, Created: time.Now().UTC(), Vocab: tok.Vocab()}
+		if st, err = checkpoint.Create(path, meta); err != nil {
+			if errors.Is(err, checkpoint.ErrExists) {
+				return Summary{}, fmt.Errorf("run store %s already exists: pass --resume to continue it, or set run.name to start a new run", path)
+			}
+			return Summary{}, err
+		}
+	}
+	defer st.Close()
+	if params == nil {
+		if params, err = initialParams(cfg, mc); err != nil {
+			return Summary{}, err
+		}
+		ref = params.Clone()
+		adam = NewAdamW(params, cfg.Optim.Beta1, cfg.Optim.Beta2, cfg.Optim.Eps, cfg.Optim.WeightDecay)
+	}
+	sched := Schedule{Kind: cfg.Optim.Schedule, Peak: cfg.Optim.LR, Warmup: cfg.Optim.Warmup, Total: cfg.Train.Steps, MinLRRatio: cfg.Optim.MinLRRatio}
+	tr := NewTrainer(params, adam, sched, cfg.Optim.ClipNorm)
+	defer tr.Close()
+	it := data.NewIterator(len(prompts), cfg.Rollout.Prompts, cfg.Run.Seed, cursor)
+	evalOpts := SampleOptions(cfg, tok, task)
+	refInf := model.NewInference(ref)
+
+	log.Info().Str("store", path).Str("algorithm", rs.masker.Name()).Int("group", rs.group).Int("mu", rs.mu).
+		Float64("beta", rs.beta).Str("advantage", rs.advantage).Int("workers", pool.Workers()).Int("steps", cfg.Train.Steps).Msg("RL training")
+
+	sum := Summary{Path: path, EvalAcc: -1}
+	save := func(step int, metrics map[string]float64) error {
+		ck := snapshot(step, params, tr.Opt, it.Cursor(), metrics)
+		for _, t := range ref.Tensors {
+			ck.Optim = append(ck.Optim, checkpoint.Tensor{Name: "ref/" + t.Name, Shape: t.Shape, Data: t.Data})
+		}
+		if err := st.Save(ck); err != nil {
+			return fmt.Errorf("save checkpoint at step %d: %w", step, err)
+		}
+		if cfg.Train.KeepLast > 0 {
+			return st.Retain(cfg.Train.KeepLast, cfg.Train.KeepEvery)
+		}
+		return nil
+	}
+	evaluate := func(step int, metrics map[string]float64) error {
+		acc, samples, err := Evaluate(NewEvalModel(params), tok, task, evalEx, evalOpts, stepRNG(cfg.Run.Seed, step, purposeEval))
+		if err != nil {
+			return fmt.Errorf("eval at step %d: %w", step, err)
+		}
+		metrics["eval_acc"] = acc
+		sum.EvalAcc = acc
+		log.Info().Int("step", step).Float64("eval_acc", acc).Int("n", len(evalEx)).Msg("eval")
+		return st.AddSamples(step, samples)
+	}
+	if start == 0 && len(evalEx) > 0 && cfg.Train.EvalEvery > 0 {
+		m := map[string]float64{}
+		if err := evaluate(0, m); err != nil {
+			return sum, err
+		}
+		if err := st.LogMetrics(0, m); err != nil {
+			return sum, err
+		}
+	}
+	var last StepStats
+	for step := start; step < cfg.Train.Steps; step++ {
+		if ctx.Err() != nil {
+			sum.Interrupted = true
+			log.Warn().Int("step", step).Msg("interrupted: writing a final checkpoint")
+			if err := save(step, map[string]float64{"loss": last.Loss}); err != nil {
+				return sum, err
+			}
+			sum.Steps, sum.Elapsed = step, time.Since(t0)
+			return sum, nil
+		}
+		metrics := map[string]float64{}
+		// 1. rollout with a frozen snapshot of the policy
+		idx := it.Next()
+		batchPrompts := make([][]int, len(idx))
+		for i, j := range idx {
+			batchPrompts[i] = prompts[j]
+		}
+		tRoll := time.Now()
+		snap := rollout.NewSnapshot(params, step)
+		groups, err := pool.Rollout(ctx, snap, step, batchPrompts)
+		if err != nil {
+			if ctx.Err() != nil {
+				continue // the top of the loop writes the final checkpoint
+			}
+			return sum, fmt.Errorf("step %d: %w", step, err)
+		}
+		metrics["rollout_s"] = time.Since(tRoll).Seconds()
+		// 2. rewards and advantages
+		var samples []algos.Sample
+		var rewards []float64
+		compSum := map[string]float64{}
+		failures := 0
+		var logged []checkpoint.Sample
+		for gi, g := range groups {
+			ex := trainEx[idx[gi]]
+			for s, toks := range g.Tokens {
+				text := tok.DecodeAnswer(toks)
+				sc := reward.Combine(comps, reward.Completion{Prompt: ex.Prompt, Text: text, Ref: ex.Ref})
+				for k, v := range sc.Components {
+					compSum[k] += v
+				}
+				failures += len(sc.Failures)
+				rewards = append(rewards, sc.Total)
+				samples = append(samples, algos.Sample{Prompt: batchPrompts[gi], Completion: toks})
+				if gi == 0 && s < 4 {
+					logged = append(logged, checkpoint.Sample{Prompt: ex.Prompt, Completion: text, Reward: sc.Total, Components: sc.Components, Trace: g.Trace[s]})
+				}
+			}
+		}
+		adv, zero, err := algos.Advantages(rewards, rs.group, rs.advantage)
+		if err != nil {
+			return sum, err
+		}
+		nZero := 0
+		for _, z := range zero {
+			if z {
+				nZero++
+			}
+		}
+		var rMean, aAbs, lenSum float64
+		for i, r := range rewards {
+			rMean += r
+			aAbs += math.Abs(adv[i])
+			lenSum += float64(algos.CountedLength(samples[i].Completion, tok.EOSID()))
+		}
+		n := float64(len(rewards))
+		metrics["reward"] = rMean / n
+		for k, v := range compSum {
+			metrics["reward/"+k] = v / n
+		}
+		metrics["adv_abs_mean"] = aAbs / n
+		metrics["zero_signal_groups"] = float64(nZero)
+		metrics["completion_len"] = lenSum / n
+		metrics["reward_failures"] = float64(failures)
+		if cfg.Algo.DropZeroSignal {
+			var ks []algos.Sample
+			var ka []float64
+			for i := range samples {
+				if !zero[i/rs.group] {
+					ks, ka = append(ks, samples[i]), append(ka, adv[i])
+				}
+			}
+			samples, adv = ks, ka
+		}
+		// 3. mu inner updates; old and reference estimates first, without gradients
+		tUpd := time.Now()
+		if len(samples) > 0 {
+			inputs := make([]*algos.Inputs, rs.mu)
+			olds := make([][][]float64, rs.mu)
+			refs := make([][][]float64, rs.mu)
+			oldInf := model.NewInference(snap.Params)
+			for k := 0; k < rs.mu; k++ {
+				in, err := rs.masker.Inputs(samples, k, rs.mu, rlRNG(cfg.Run.Seed, step, 0, purposeRLBatch), rlRNG(cfg.Run.Seed, step, k, purposeRLIter))
+				if err != nil {
+					return sum, err
+				}
+				inputs[k] = in
+				if rs.mu > 1 {
+					if olds[k], err = estimates(oldInf, in); err != nil {
+						return sum, err
+					}
+				}
+				if rs.beta != 0 {
+					if refs[k], err = estimates(refInf, in); err != nil {
+						return sum, err
+					}
+				}
+			}
+			var stats algos.Stats
+			for k := 0; k < rs.mu; k++ {
+				in, old, refK := inputs[k], olds[k], refs[k]
+				var lpSeen []float64
+				batch := model.Batch{IDs: in.IDs, Valid: in.Valid, Targets: in.Targets, Loss: func(lp []float64) (float64, []float64, error) {
+					o := old
+					if o == nil { // mu = 1: the old policy is the policy itself, detached: every ratio is exactly 1
+						o = algos.EstimateAll(in, lp)
+					}
+					r := refK
+					if r == nil {
+						r = o // beta = 0: the KL term has no weight
+					}
+					loss, grad, s, err := algos.Loss(in, lp, o, r, adv, rs.loss)
+					stats = s
+					lpSeen = lp
+					return loss, grad, err
+				}}
+				if last, err = tr.Update(step, in.B, in.L, batch); err != nil {
+					return sum, fmt.Errorf("step %d iteration %d: %w", step, k, err)
+				}
+				if opt.DumpBatch != "" {
+					o := old
+					if o == nil {
+						o = algos.EstimateAll(in, lpSeen)
+					}
+					d := dumpedBatch{Step: step, Iter: k, Algorithm: rs.masker.Name(), B: in.B, L: in.L, IDs: in.IDs, Valid: in.Valid,
+						Targets: in.Targets, Tokens: in.Tokens, LogProbs: lpSeen, Old: o, Ref: refK, Advantages: adv, Params: rs.loss, Loss: last.Loss}
+					if err := writeDump(opt.DumpBatch, d); err != nil {
+						return sum, err
+					}
+				}
+			}
+			metrics["loss"] = last.Loss
+			metrics["grad_norm"] = last.GradNorm
+			metrics["kl"] = stats.KL
+			metrics["clip_frac"] = stats.ClipFrac
+			metrics["ratio_mean"] = stats.RatioMean
+			metrics["ratio_min"] = stats.RatioMin
+			metrics["ratio_max"] = stats.RatioMax
+		}
+		metrics["update_s"] = time.Since(tUpd).Seconds()
+		metrics["lr"] = last.LR
+		done := step + 1
+		// 4. reference re-sync
+		if cfg.Algo.RefSyncEvery > 0 && done%cfg.Algo.RefSyncEvery == 0 {
+			alpha := float32(cfg.Algo.RefSyncAlpha)
+			for i, t := range ref.Tensors {
+				for j := range t.Data {
+					t.Data[j] = alpha*params.Tensors[i].Data[j] + (1-alpha)*t.Data[j]
+				}
+			}
+		}
+		if opt.Progress != nil {
+			opt.Progress(done, cfg.Train.Steps, last)
+		}
+		if cfg.Train.EvalEvery > 0 && len(evalEx) > 0 && (done%cfg.Train.EvalEvery == 0 || done == cfg.Train.Steps) {
+			if err := evaluate(done, metrics); err != nil {
+				return sum, err
+			}
+		} else if err := st.AddSamples(done, logged); err != nil {
+			return sum, err
+		}
+		if done%max(cfg.Train.LogEvery, 1) == 0 || done == cfg.Train.Steps {
+			if err := st.LogMetrics(done, metrics); err != nil {
+				return sum, err
+			}
+			log.Info().Int("step", done).Float64("reward", metrics["reward"]).Float64("loss", metrics["loss"]).
+				Float64("kl", metrics["kl"]).Float64("clip_frac", metrics["clip_frac"]).Float64("zero_signal_groups", metrics["zero_signal_groups"]).Msg("rl")
+		}
+		if (cfg.Train.CkptEvery > 0 && done%cfg.Train.CkptEvery == 0) || done == cfg.Train.Steps {
+			if err := save(done, metrics); err != nil {
+				return sum, err
+			}
+		}
+		sum.Steps, sum.Loss = done, last.Loss
+	}
+	sum.Elapsed = time.Since(t0)
+	return sum, nil
+}
+
+// restoreRef reads the reference model kept in a checkpoint's optimizer
+// group under "ref/".
+func restoreRef(ck *checkpoint.Checkpoint, mc model.Config) (*model.Params, error) {
+	var ts []model.Tensor
+	for _, t := range ck.Optim {
+		if name, ok := strings.CutPrefix(t.Name, "ref/"); ok {
+			ts = append(ts, model.Tensor{Name: name, Shape: t.Shape, Data: t.Data})
+		}
+	}
+	if len(ts) == 0 {
+		return nil, fmt.Errorf("checkpoint has no reference model")
+	}
+	return model.FromTensors(mc, ts)
+}
+
+func writeDump(dir string, d dumpedBatch) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--dump-batch: %w", err)
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("--dump-batch: %w", err)
+	}
+	p := filepath.Join(dir, fmt.Sprintf("step%06d_iter%02d.json", d.Step, d.Iter))
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		return fmt.Errorf("--dump-batch: %w", err)
+	}
+	return nil
+}
