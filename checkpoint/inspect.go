@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Stats summarise a tensor; moments skip NaN and Inf, which are counted.
@@ -76,7 +77,7 @@ func Diff(a, b *Checkpoint) []TensorDiff {
 			out = append(out, TensorDiff{Name: ta.Name, OnlyIn: "a"})
 			continue
 		}
-		if len(ta.Data) != len(tb.Data) || !sameShape(ta.Shape, tb.Shape) {
+		if len(ta.Data) != len(tb.Data) || !slices.Equal(ta.Shape, tb.Shape) {
 			out = append(out, TensorDiff{Name: ta.Name, ShapeChange: shapeStr(ta.Shape) + " -> " + shapeStr(tb.Shape)})
 			continue
 		}
@@ -99,18 +100,6 @@ func Diff(a, b *Checkpoint) []TensorDiff {
 		}
 	}
 	return out
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func shapeStr(s []int) string { return fmt.Sprint(s) }

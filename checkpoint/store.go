@@ -620,3 +620,28 @@ func Compact(path string) (before, after int64, err error) {
 	}
 	return fi.Size(), nfi.Size(), nil
 }
+
+// OpenRef opens the store of "RUN.db[:STEP]" read-only and loads that
+// checkpoint, the latest when the reference names no step. The caller closes
+// the store.
+func OpenRef(ref string) (*Store, *Checkpoint, error) {
+	path, step, hasStep, err := ParseRef(ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := OpenReadOnly(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	var ck *Checkpoint
+	if hasStep {
+		ck, err = st.Load(step)
+	} else {
+		ck, err = st.Latest()
+	}
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, ck, nil
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 )
 
@@ -140,7 +141,7 @@ func FromTensors(c Config, ts []Tensor) (*Params, error) {
 		if !ok {
 			return nil, fmt.Errorf("model: tensor %q missing", s.Name)
 		}
-		if !equalShape(t.Shape, s.Shape) || len(t.Data) != numel(s.Shape) {
+		if !slices.Equal(t.Shape, s.Shape) || len(t.Data) != numel(s.Shape) {
 			return nil, fmt.Errorf("model: tensor %q has shape %v (%d values), want %v", s.Name, t.Shape, len(t.Data), s.Shape)
 		}
 		p.Tensors = append(p.Tensors, &Tensor{Name: s.Name, Shape: append([]int(nil), s.Shape...), Data: append([]float32(nil), t.Data...)})
@@ -151,18 +152,6 @@ func FromTensors(c Config, ts []Tensor) (*Params, error) {
 	}
 	p.index()
 	return p, nil
-}
-
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func (p *Params) index() {

@@ -3,7 +3,6 @@ package trainer
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -157,16 +156,9 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 	if err != nil {
 		return Summary{}, fmt.Errorf("data.train: %w", err)
 	}
-	var evalEx []data.Example
-	if cfg.Data.Eval != "" {
-		all, err := data.Load(cfg.Data.Task, cfg.Data.Eval, cfg.Run.Seed+1_000_003)
-		if err != nil {
-			return Summary{}, fmt.Errorf("data.eval: %w", err)
-		}
-		evalEx = heldOut(all, trainEx)
-		if n := cfg.Data.EvalN; n > 0 && len(evalEx) > n {
-			evalEx = evalEx[:n]
-		}
+	evalEx, err := evalSet(cfg, trainEx, log)
+	if err != nil {
+		return Summary{}, err
 	}
 	prompts := make([][]int, len(trainEx))
 	for i, ex := range trainEx {
@@ -198,43 +190,23 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 	}
 
 	path := StorePath(cfg)
-	var st *checkpoint.Store
+	st, ck, err := openRunStore(cfg, opt.Resume, cfgYAML, tok, log)
+	if err != nil {
+		return Summary{}, err
+	}
 	var params, ref *model.Params
 	var adam *AdamW
 	start := 0
 	cursor := data.Cursor{}
-	if opt.Resume {
-		if st, err = checkpoint.Open(path); err != nil {
-			return Summary{}, err
+	if ck != nil {
+		if params, adam, cursor, err = restore(ck, mc, cfg); err == nil {
+			ref, err = restoreRef(ck, mc)
 		}
-		ck, err := st.Latest()
-		if err != nil && !errors.Is(err, checkpoint.ErrNoCheckpoint) {
+		if err != nil {
 			st.Close()
-			return Summary{}, err
+			return Summary{}, fmt.Errorf("resume %s step %d: %w", path, ck.Step, err)
 		}
-		if ck != nil {
-			if params, adam, cursor, err = restore(ck, mc, cfg); err == nil {
-				ref, err = restoreRef(ck, mc)
-			}
-			if err != nil {
-				st.Close()
-				return Summary{}, fmt.Errorf("resume %s step %d: %w", path, ck.Step, err)
-			}
-			start = ck.Step
-			if err := st.TruncateMetricsAfter(start); err != nil {
-				st.Close()
-				return Summary{}, err
-			}
-			log.Info().Str("store", path).Int("step", start).Msg("resumed")
-		}
-	} else {
-		meta := checkpoint.Meta{ConfigYAML: string(cfgYAML), Seed: cfg.Run.Seed, Version: Version, Created: time.Now().UTC(), Vocab: tok.Vocab()}
-		if st, err = checkpoint.Create(path, meta); err != nil {
-			if errors.Is(err, checkpoint.ErrExists) {
-				return Summary{}, fmt.Errorf("run store %s already exists: pass --resume to continue it, or set run.name to start a new run", path)
-			}
-			return Summary{}, err
-		}
+		start = ck.Step
 	}
 	defer st.Close()
 	if params == nil {

@@ -96,20 +96,9 @@ func Train(ctx context.Context, cfg configs.Config, opt Options) (Summary, error
 	if len(trainEx) == 0 {
 		return Summary{}, fmt.Errorf("data.train %q has no examples", cfg.Data.Train)
 	}
-	var evalEx []data.Example
-	if cfg.Data.Eval != "" {
-		// A different seed stream from training, and no prompt seen in training:
-		// the eval figure is on held-out examples only.
-		all, err := data.Load(cfg.Data.Task, cfg.Data.Eval, cfg.Run.Seed+1_000_003)
-		if err != nil {
-			return Summary{}, fmt.Errorf("data.eval: %w", err)
-		}
-		evalEx = heldOut(all, trainEx)
-		dropped := len(all) - len(evalEx)
-		if n := cfg.Data.EvalN; n > 0 && len(evalEx) > n {
-			evalEx = evalEx[:n]
-		}
-		log.Info().Int("eval_examples", len(evalEx)).Int("dropped_seen_in_train", dropped).Msg("eval set")
+	evalEx, err := evalSet(cfg, trainEx, log)
+	if err != nil {
+		return Summary{}, err
 	}
 	seqLen := cfg.Data.SeqLen
 	if seqLen == 0 {
@@ -145,40 +134,20 @@ func Train(ctx context.Context, cfg configs.Config, opt Options) (Summary, error
 	}
 
 	path := StorePath(cfg)
-	var st *checkpoint.Store
+	st, ck, err := openRunStore(cfg, opt.Resume, cfgYAML, tok, log)
+	if err != nil {
+		return Summary{}, err
+	}
 	var params *model.Params
 	var opt0 *AdamW
 	start := 0
 	cursor := data.Cursor{}
-	if opt.Resume {
-		if st, err = checkpoint.Open(path); err != nil {
-			return Summary{}, err
-		}
-		ck, err := st.Latest()
-		if err != nil && !errors.Is(err, checkpoint.ErrNoCheckpoint) {
+	if ck != nil {
+		if params, opt0, cursor, err = restore(ck, mc, cfg); err != nil {
 			st.Close()
-			return Summary{}, err
+			return Summary{}, fmt.Errorf("resume %s step %d: %w", path, ck.Step, err)
 		}
-		if ck != nil {
-			if params, opt0, cursor, err = restore(ck, mc, cfg); err != nil {
-				st.Close()
-				return Summary{}, fmt.Errorf("resume %s step %d: %w", path, ck.Step, err)
-			}
-			start = ck.Step
-			if err := st.TruncateMetricsAfter(start); err != nil {
-				st.Close()
-				return Summary{}, err
-			}
-			log.Info().Str("store", path).Int("step", start).Msg("resumed")
-		}
-	} else {
-		meta := checkpoint.Meta{ConfigYAML: string(cfgYAML), Seed: cfg.Run.Seed, Version: Version, Created: time.Now().UTC(), Vocab: tok.Vocab()}
-		if st, err = checkpoint.Create(path, meta); err != nil {
-			if errors.Is(err, checkpoint.ErrExists) {
-				return Summary{}, fmt.Errorf("run store %s already exists: pass --resume to continue it, or set run.name to start a new run", path)
-			}
-			return Summary{}, err
-		}
+		start = ck.Step
 	}
 	defer st.Close()
 	if params == nil {
@@ -282,6 +251,58 @@ func DropSeenInTraining(cfg configs.Config, exs []data.Example) ([]data.Example,
 	return kept, len(exs) - len(kept), nil
 }
 
+// evalSet loads data.eval from its own seed stream, drops the examples whose
+// prompt is in the training data (the eval figure is on held-out examples
+// only) and keeps the first eval_n.
+func evalSet(cfg configs.Config, trainEx []data.Example, log zerolog.Logger) ([]data.Example, error) {
+	if cfg.Data.Eval == "" {
+		return nil, nil
+	}
+	all, err := data.Load(cfg.Data.Task, cfg.Data.Eval, cfg.Run.Seed+1_000_003)
+	if err != nil {
+		return nil, fmt.Errorf("data.eval: %w", err)
+	}
+	evalEx := heldOut(all, trainEx)
+	dropped := len(all) - len(evalEx)
+	if n := cfg.Data.EvalN; n > 0 && len(evalEx) > n {
+		evalEx = evalEx[:n]
+	}
+	log.Info().Int("eval_examples", len(evalEx)).Int("dropped_seen_in_train", dropped).Msg("eval set")
+	return evalEx, nil
+}
+
+// openRunStore creates the run store of a new run, or opens it to resume;
+// then it returns the latest checkpoint (nil when there is none) and drops
+// the metrics logged after it, which the resumed run logs again.
+func openRunStore(cfg configs.Config, resume bool, cfgYAML []byte, tok *data.Tokenizer, log zerolog.Logger) (*checkpoint.Store, *checkpoint.Checkpoint, error) {
+	path := StorePath(cfg)
+	if !resume {
+		meta := checkpoint.Meta{ConfigYAML: string(cfgYAML), Seed: cfg.Run.Seed, Version: Version, Created: time.Now().UTC(), Vocab: tok.Vocab()}
+		st, err := checkpoint.Create(path, meta)
+		if errors.Is(err, checkpoint.ErrExists) {
+			return nil, nil, fmt.Errorf("run store %s already exists: pass --resume to continue it, or set run.name to start a new run", path)
+		}
+		return st, nil, err
+	}
+	st, err := checkpoint.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	ck, err := st.Latest()
+	if errors.Is(err, checkpoint.ErrNoCheckpoint) {
+		return st, nil, nil
+	}
+	if err == nil {
+		err = st.TruncateMetricsAfter(ck.Step)
+	}
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	log.Info().Str("store", path).Int("step", ck.Step).Msg("resumed")
+	return st, ck, nil
+}
+
 // heldOut drops every example whose prompt also occurs in train.
 func heldOut(all, train []data.Example) []data.Example {
 	seen := make(map[string]bool, len(train))
@@ -366,18 +387,12 @@ func toModelTensors(ts []checkpoint.Tensor) []model.Tensor {
 // LoadParams opens RUN.db[:STEP] read-only and returns the weights of that
 // checkpoint (the latest when no step is given) with the run's config.
 func LoadParams(ref string) (*model.Params, configs.Config, error) {
-	path, step, hasStep, err := checkpoint.ParseRef(ref)
-	if err != nil {
-		return nil, configs.Config{}, err
-	}
-	if _, err := os.Stat(path); err != nil {
-		return nil, configs.Config{}, fmt.Errorf("run store %s: %w", path, err)
-	}
-	st, err := checkpoint.OpenReadOnly(path)
+	st, ck, err := checkpoint.OpenRef(ref)
 	if err != nil {
 		return nil, configs.Config{}, err
 	}
 	defer st.Close()
+	path := st.Path()
 	meta, err := st.Meta()
 	if err != nil {
 		return nil, configs.Config{}, err
@@ -385,15 +400,6 @@ func LoadParams(ref string) (*model.Params, configs.Config, error) {
 	cfg, err := configs.Parse(path+" (stored config)", []byte(meta.ConfigYAML), nil)
 	if err != nil {
 		return nil, configs.Config{}, err
-	}
-	var ck *checkpoint.Checkpoint
-	if hasStep {
-		ck, err = st.Load(step)
-	} else {
-		ck, err = st.Latest()
-	}
-	if err != nil {
-		return nil, configs.Config{}, fmt.Errorf("%s: %w", path, err)
 	}
 	tok, err := data.TokenizerFromVocab(meta.Vocab)
 	if err != nil {

@@ -23,30 +23,6 @@ import (
 
 func init() { extraCommands = append(extraCommands, newCkptCmd) }
 
-// openRef opens RUN.db[:STEP] read-only and loads that checkpoint (the latest
-// without a step).
-func openRef(ref string) (*checkpoint.Store, *checkpoint.Checkpoint, error) {
-	path, step, hasStep, err := checkpoint.ParseRef(ref)
-	if err != nil {
-		return nil, nil, err
-	}
-	st, err := checkpoint.OpenReadOnly(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	var ck *checkpoint.Checkpoint
-	if hasStep {
-		ck, err = st.Load(step)
-	} else {
-		ck, err = st.Latest()
-	}
-	if err != nil {
-		st.Close()
-		return nil, nil, err
-	}
-	return st, ck, nil
-}
-
 func printJSON(v any) error {
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
@@ -124,7 +100,7 @@ func newCkptCmd() *cobra.Command {
 		Short: "The run's config and every tensor's shape, norm, mean, std, min, max, NaN/Inf",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, ck, err := openRef(args[0])
+			st, ck, err := checkpoint.OpenRef(args[0])
 			if err != nil {
 				return err
 			}
@@ -163,12 +139,12 @@ func newCkptCmd() *cobra.Command {
 		Short: "Per-tensor relative change and config differences between two checkpoints (of one run or two)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sa, a, err := openRef(args[0])
+			sa, a, err := checkpoint.OpenRef(args[0])
 			if err != nil {
 				return err
 			}
 			defer sa.Close()
-			sb, b, err := openRef(args[1])
+			sb, b, err := checkpoint.OpenRef(args[1])
 			if err != nil {
 				return err
 			}
@@ -310,7 +286,7 @@ func newCkptCmd() *cobra.Command {
 			if out == "" {
 				return fmt.Errorf("export: -o FILE is required")
 			}
-			st, ck, err := openRef(args[0])
+			st, ck, err := checkpoint.OpenRef(args[0])
 			if err != nil {
 				return err
 			}
