@@ -218,3 +218,32 @@ func TestRaggedBatchMatchesAlone(t *testing.T) {
 		t.Fatalf("in a batch %v %v, alone %v %v", both.Tokens[1], both.Trace[1], alone.Tokens[0], alone.Trace[0])
 	}
 }
+
+// Random remasking ignores the model's confidence: over seeds, the first
+// committed position is spread over the block, while low_confidence always
+// starts at the most confident one.
+func TestRandomRemasking(t *testing.T) {
+	m := &scriptedModel{vocab: 8, promptLen: 1, tok: []int{4, 5, 6, 7}, conf: []float32{1, 9, 2, 3}}
+	first := map[int]int{}
+	for seed := uint64(0); seed < 200; seed++ {
+		o := opts(4, 4, 0)
+		o.Remasking = "random"
+		res, err := Generate(m, [][]int{{2}}, o, rand.New(rand.NewPCG(seed, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(res.Tokens[0], []int{4, 5, 6, 7}) {
+			t.Fatalf("tokens %v", res.Tokens[0])
+		}
+		for pos, s := range res.Trace[0] {
+			if s == 0 {
+				first[pos]++
+			}
+		}
+	}
+	for pos := 0; pos < 4; pos++ {
+		if first[pos] < 30 {
+			t.Fatalf("position %d committed first %d times of 200: not uniform (%v)", pos, first[pos], first)
+		}
+	}
+}
