@@ -1,0 +1,61 @@
+package trainer
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/remask/remask/checkpoint"
+	"github.com/remask/remask/reward"
+)
+
+var registerOnce sync.Once
+
+// An RL run measurably learns a reward the SFT start does not satisfy: the
+// share of completions that begin with "4" rises, for every algorithm.
+func TestRLLearnsASimpleReward(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains")
+	}
+	registerOnce.Do(func() {
+		reward.Register("test_starts_with_4", func() reward.Reward {
+			return reward.Func(func(c reward.Completion) (float64, error) {
+				if strings.HasPrefix(c.Text, "4") {
+					return 1, nil
+				}
+				return 0, nil
+			})
+		})
+	})
+	dir := t.TempDir()
+	for _, obj := range []string{"diffu_grpo", "unigrpo", "coupled_grpo"} {
+		cfg := rlRun(t, dir, "learn-"+obj, obj, "train.steps=30", "train.eval_every=0", "train.ckpt_every=0",
+			"optim.lr=3.0e-3", "rollout.group=6", "rollout.prompts=4", "rollout.temperature=1")
+		cfg.Rewards[0].Name = "test_starts_with_4"
+		if _, err := Train(context.Background(), cfg, Options{Log: zerolog.Nop()}); err != nil {
+			t.Fatal(err)
+		}
+		st, err := checkpoint.OpenReadOnly(filepath.Join(dir, "learn-"+obj+".db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, _ := st.Metrics()
+		st.Close()
+		mean := func(rs []checkpoint.MetricsRow) float64 {
+			var s float64
+			for _, r := range rs {
+				s += r.Values["reward"]
+			}
+			return s / float64(len(rs))
+		}
+		first, last := mean(rows[:8]), mean(rows[len(rows)-8:])
+		t.Logf("%s: reward %.3f over the first 8 steps, %.3f over the last 8", obj, first, last)
+		if !(last > first+0.25) {
+			t.Errorf("%s did not learn: reward %.3f -> %.3f", obj, first, last)
+		}
+	}
+}
