@@ -142,3 +142,12 @@ func (f *Inference) ForwardRange(ids []int, B, L int, valid []bool, lo, hi int, 
 	gemm(par, false, false, rows, c.Vocab, d, 1, f.h, d, w(nameHead), c.Vocab, 0, out, c.Vocab)
 	return out, nil
 }
+
+// TargetLogProbs returns log softmax(logits_i)[targets_i] for every row with
+// a target >= 0 (0 elsewhere): what the training graph's loss reads, here for
+// forwards without gradients (the old and reference policies of RL).
+func TargetLogProbs(logits []float32, vocab int, targets []int) []float64 {
+	lp := make([]float64, len(targets))
+	targetLogProbs(logits, vocab, targets, lp)
+	return lp
+}

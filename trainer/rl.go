@@ -85,16 +85,8 @@ const (
 // rolloutOptions are the sampler settings of the rollout section.
 func rolloutOptions(cfg configs.Config, tok *data.Tokenizer, task data.Task) rollout.Options {
 	r := cfg.Rollout
-	o := rollout.Options{GenLength: r.GenLength, Steps: r.Steps, Block: r.Block, Temperature: r.Temperature,
-		Remasking: r.Remasking, Confidence: r.Confidence, Threshold: r.Threshold, Cache: r.Cache,
-		MaskID: tok.MaskID(), EOSID: tok.EOSID(), PadID: tok.PadID()}
-	if o.GenLength == 0 {
-		o.GenLength = defaultGenLength(task)
-	}
-	if o.Steps == 0 {
-		o.Steps = o.GenLength
-	}
-	return o
+	return samplerOptions(configs.Sample{GenLength: r.GenLength, Steps: r.Steps, Block: r.Block, Temperature: r.Temperature,
+		Remasking: r.Remasking, Confidence: r.Confidence, Threshold: r.Threshold, Cache: r.Cache}, tok, task)
 }
 
 // estimates runs the plain-Go forward of p on an iteration's inputs and
@@ -105,23 +97,7 @@ func estimates(inf *model.Inference, in *algos.Inputs) ([][]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	V := inf.VocabSize()
-	lp := make([]float64, len(in.Targets))
-	for i, t := range in.Targets {
-		if t < 0 {
-			continue
-		}
-		row := logits[i*V : (i+1)*V]
-		mx := math.Inf(-1)
-		for _, x := range row {
-			mx = math.Max(mx, float64(x))
-		}
-		var z float64
-		for _, x := range row {
-			z += math.Exp(float64(x) - mx)
-		}
-		lp[i] = float64(row[t]) - mx - math.Log(z)
-	}
+	lp := model.TargetLogProbs(logits, inf.VocabSize(), in.Targets)
 	return algos.EstimateAll(in, lp), nil
 }
 

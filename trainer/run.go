@@ -419,7 +419,12 @@ func LoadParams(ref string) (*model.Params, configs.Config, error) {
 // SampleOptions are the decoding settings of a config's sample section; a
 // zero gen_length takes the task's answer length.
 func SampleOptions(cfg configs.Config, tok *data.Tokenizer, task data.Task) rollout.Options {
-	s := cfg.Sample
+	return samplerOptions(cfg.Sample, tok, task)
+}
+
+// samplerOptions turns sampler settings (the sample section, or the rollout
+// section's copy of them) into rollout.Options.
+func samplerOptions(s configs.Sample, tok *data.Tokenizer, task data.Task) rollout.Options {
 	o := rollout.Options{GenLength: s.GenLength, Steps: s.Steps, Block: s.Block, Temperature: s.Temperature,
 		Remasking: s.Remasking, Confidence: s.Confidence, Threshold: s.Threshold, Cache: s.Cache,
 		MaskID: tok.MaskID(), EOSID: tok.EOSID(), PadID: tok.PadID()}
