@@ -28,7 +28,7 @@ run: {name: NAME, dir: DIR, seed: 3}
 model: {preset: "", d: 32, layers: 2, heads: 2, ff: 48, max_len: 64, init_from: ` + sftPath + `}
 data: {task: sudoku4x4, train: gen:200, eval: gen:8}
 objective: ` + objective + `
-rewards: [{name: d1_sudoku, weight: 1}]
+rewards: [{name: sudoku_cells, weight: 1}]
 rollout: {group: 3, prompts: 2, gen_length: 16, steps: 8, temperature: 1, workers: 2}
 algo: {mu: 2}
 optim: {lr: 1.0e-3, schedule: constant}
@@ -78,7 +78,7 @@ func TestRLRunsAndResumesExactly(t *testing.T) {
 		rows, _ := st.Metrics()
 		st.Close()
 		last := rows[len(rows)-1].Values
-		for _, k := range []string{"reward", "reward/d1_sudoku", "kl", "clip_frac", "ratio_mean", "zero_signal_groups", "completion_len", "rollout_s", "update_s", "eval_acc"} {
+		for _, k := range []string{"reward", "reward/sudoku_cells", "kl", "clip_frac", "ratio_mean", "zero_signal_groups", "completion_len", "rollout_s", "update_s", "eval_acc"} {
 			if _, ok := last[k]; !ok {
 				t.Fatalf("%s: metric %s missing from %v", obj, k, last)
 			}
