@@ -64,9 +64,10 @@ func Names() []string {
 
 // Component is one weighted reward of a combination.
 type Component struct {
-	Name   string
-	Weight float64
-	Reward Reward
+	Name         string
+	Weight       float64
+	Reward       Reward
+	FailureScore float64 // what a completion scores when the reward fails
 }
 
 // Scored is the total and every component of one completion.
@@ -90,7 +91,7 @@ func Combine(cs []Component, c Completion) Scored {
 				s.Failures = map[string]string{}
 			}
 			s.Failures[comp.Name] = err.Error()
-			v = 0
+			v = comp.FailureScore
 		}
 		s.Components[comp.Name] = v
 		s.Total += comp.Weight * v

@@ -121,8 +121,8 @@ func TestGSM8K(t *testing.T) {
 func TestCombine(t *testing.T) {
 	bad := Func(func(Completion) (float64, error) { return math.NaN(), nil })
 	one := Func(func(Completion) (float64, error) { return 1, nil })
-	s := Combine([]Component{{"a", 0.5, one}, {"b", 2, bad}, {"c", 2, one}}, Completion{})
-	if s.Total != 2.5 || s.Components["b"] != 0 || s.Failures["b"] == "" || s.Components["a"] != 1 {
+	s := Combine([]Component{{Name: "a", Weight: 0.5, Reward: one}, {Name: "b", Weight: 2, Reward: bad, FailureScore: -1}, {Name: "c", Weight: 2, Reward: one}}, Completion{})
+	if s.Total != 0.5 || s.Components["b"] != -1 || s.Failures["b"] == "" || s.Components["a"] != 1 {
 		t.Fatalf("%+v", s)
 	}
 	if _, err := New("nope"); err == nil || !strings.Contains(err.Error(), "d1_sudoku") {
