@@ -98,3 +98,34 @@ func Combine(cs []Component, c Completion) Scored {
 	}
 	return s
 }
+
+// NormalizeRef turns reference fields decoded from JSON into the types the
+// built-ins read: integral numbers become int, lists of integral numbers
+// []int (so {"numbers": [30, 100, 93], "target": 23} reads as countdown's).
+func NormalizeRef(ref map[string]any) map[string]any {
+	out := make(map[string]any, len(ref))
+	for k, v := range ref {
+		out[k] = normalize(v)
+	}
+	return out
+}
+
+func normalize(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return int(x)
+		}
+	case []any:
+		ints := make([]int, 0, len(x))
+		for _, e := range x {
+			f, ok := e.(float64)
+			if !ok || f != math.Trunc(f) {
+				return x
+			}
+			ints = append(ints, int(f))
+		}
+		return ints
+	}
+	return v
+}

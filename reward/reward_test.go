@@ -129,3 +129,28 @@ func TestCombine(t *testing.T) {
 		t.Fatalf("unknown reward: %v", err)
 	}
 }
+
+// BenchmarkBuiltins scores 10,000 completions with every built-in.
+func BenchmarkBuiltins(b *testing.B) {
+	var comps []Component
+	for _, n := range []string{"sudoku_cells", "d1_sudoku", "countdown", "d1_countdown", "d1_gsm8k_correct", "d1_gsm8k_int", "d1_gsm8k_strict_format", "d1_gsm8k_soft_format", "d1_gsm8k_xmlcount"} {
+		r, _ := New(n)
+		comps = append(comps, Component{Name: n, Weight: 1, Reward: r})
+	}
+	texts := []string{"1234341221434321", "<answer>30-(100-93)</answer>", "<reasoning>\nx\n</reasoning>\n<answer>\n72\n</answer>\n", "garbage 12"}
+	ref := map[string]any{"puzzle": "0004300021000320", "solution": "1234341221434321", "numbers": []int{30, 100, 93}, "target": 23, "answer": "72"}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for j := 0; j < 10000; j++ {
+			Combine(comps, Completion{Text: texts[j%len(texts)], Ref: ref})
+		}
+	}
+	b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N)/10, "ms/1000completions")
+}
+
+func TestNormalizeRef(t *testing.T) {
+	got := NormalizeRef(map[string]any{"numbers": []any{30.0, 100.0}, "target": 23.0, "x": 1.5, "s": "a"})
+	if n, ok := got["numbers"].([]int); !ok || n[1] != 100 || got["target"] != 23 || got["x"] != 1.5 || got["s"] != "a" {
+		t.Fatalf("%#v", got)
+	}
+}

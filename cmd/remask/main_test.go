@@ -84,3 +84,27 @@ func TestDataGenWritesD1Format(t *testing.T) {
 		t.Fatalf("%q", b)
 	}
 }
+
+func TestRewardScore(t *testing.T) {
+	dir := t.TempDir()
+	in := write(t, dir, "c.jsonl", `{"id": "a", "prompt": "p", "completion": "30-(100-93)", "reference": {"numbers": [30, 100, 93], "target": 23}}
+{"id": "b", "completion": "30+100-93", "reference": {"numbers": [30, 100, 93], "target": 23}, "extra": 1}
+`)
+	out := filepath.Join(dir, "s.jsonl")
+	code, _, stderr := runCaptured(t, "reward", "score", "--reward", "countdown", "--in", in, "--out", out)
+	if code != 0 || !strings.Contains(stderr, "countdown") || !strings.Contains(stderr, "0.5500") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	b, _ := os.ReadFile(out)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"total":1`) || !strings.Contains(lines[1], `"total":0.1`) || !strings.Contains(lines[0], `"id":"a"`) {
+		t.Fatalf("scores %q", b)
+	}
+	bad := write(t, dir, "bad.jsonl", "{\"id\": 1}\n")
+	if code, _, stderr := runCaptured(t, "reward", "score", "--reward", "countdown", "--in", bad); code != 1 || !strings.Contains(stderr, "line 1") {
+		t.Fatalf("bad input: %d %q", code, stderr)
+	}
+	if code, _, stderr := runCaptured(t, "reward", "score", "--reward", "nope", "--in", in); code != 1 || !strings.Contains(stderr, "unknown reward") {
+		t.Fatalf("unknown reward: %d %q", code, stderr)
+	}
+}
