@@ -13,11 +13,13 @@ import (
 	"time"
 
 	"github.com/remask/remask/checkpoint"
+	"github.com/remask/remask/reward/sandbox"
 )
 
 // TestMain lets the test binary act as the remask CLI in child processes, so
 // the crash test kills a real run without building a separate binary.
 func TestMain(m *testing.M) {
+	sandbox.MaybeChild()
 	if os.Getenv("REMASK_TEST_AS_CLI") == "1" {
 		os.Exit(run(os.Args[1:]))
 	}

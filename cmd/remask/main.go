@@ -11,6 +11,8 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
+
+	"github.com/remask/remask/reward/sandbox"
 )
 
 // globalFlags are shared by every subcommand.
@@ -63,6 +65,7 @@ func logger() zerolog.Logger {
 }
 
 func main() {
+	sandbox.MaybeChild() // the reward sandbox re-executes this binary as its helper
 	os.Exit(run(os.Args[1:]))
 }
 
