@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
@@ -398,8 +399,13 @@ func (c Config) Validate() error {
 		bad("rollout.threshold", "%g must be in [0, 1]", ro.Threshold)
 	}
 	for i, r := range c.Rewards {
-		if r.Name == "" {
-			bad(fmt.Sprintf("rewards[%d].name", i), "required (see remask reward list)")
+		if (r.Name == "") == (len(r.Exec) == 0) {
+			bad(fmt.Sprintf("rewards[%d]", i), "give exactly one of name (see remask reward list) and exec")
+		}
+		if r.Timeout != "" {
+			if d, err := time.ParseDuration(r.Timeout); err != nil || d <= 0 {
+				bad(fmt.Sprintf("rewards[%d].timeout", i), "%q is not a positive duration such as 2s", r.Timeout)
+			}
 		}
 		if math.IsNaN(r.Weight) || math.IsInf(r.Weight, 0) {
 			bad(fmt.Sprintf("rewards[%d].weight", i), "%g must be finite", r.Weight)

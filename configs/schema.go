@@ -2,6 +2,7 @@ package configs
 
 import (
 	"fmt"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -36,10 +37,21 @@ type Rollout struct {
 	Cache       string  `yaml:"cache" mapstructure:"cache"`             // none | prefix | dual
 }
 
-// RewardSpec is one weighted reward by its registered name.
+// RewardSpec is one weighted reward: a registered name, or an exec plugin.
 type RewardSpec struct {
-	Name   string  `yaml:"name" mapstructure:"name"`     // a registered reward (remask reward list)
-	Weight float64 `yaml:"weight" mapstructure:"weight"` // its weight in the total
+	Name         string   `yaml:"name,omitempty" mapstructure:"name"`                   // a registered reward (remask reward list)
+	Exec         []string `yaml:"exec,omitempty" mapstructure:"exec"`                   // or a plugin program and its arguments, e.g. [python3, my_reward.py]
+	Weight       float64  `yaml:"weight" mapstructure:"weight"`                         // its weight in the total
+	Timeout      string   `yaml:"timeout,omitempty" mapstructure:"timeout"`             // exec: longest wait for one answer, e.g. 2s
+	FailureScore float64  `yaml:"failure_score,omitempty" mapstructure:"failure_score"` // the score of a completion the reward failed on
+}
+
+// Label names a reward in logs and metrics: its name, or the plugin command.
+func (r RewardSpec) Label() string {
+	if r.Name != "" {
+		return r.Name
+	}
+	return strings.Join(r.Exec, " ")
 }
 
 // Algo are the RL algorithm's settings (DESIGN.md section 6). Zero means the

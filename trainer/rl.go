@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/remask/remask/algos"
 	"github.com/remask/remask/algos/coupledgrpo"
 	"github.com/remask/remask/algos/diffugrpo"
@@ -70,6 +72,40 @@ func resolveRL(cfg configs.Config, tok *data.Tokenizer) rlSettings {
 	}
 	s.loss.Beta = s.beta
 	return s
+}
+
+// RewardComponents builds the weighted rewards of a config; the returned
+// function stops any exec plugins.
+func RewardComponents(specs []configs.RewardSpec, log zerolog.Logger) ([]reward.Component, func(), error) {
+	var comps []reward.Component
+	var plugins []*reward.Exec
+	closeAll := func() {
+		for _, p := range plugins {
+			p.Close()
+		}
+	}
+	for i, r := range specs {
+		var rw reward.Reward
+		var err error
+		if len(r.Exec) > 0 {
+			timeout := 2 * time.Second
+			if r.Timeout != "" {
+				timeout, _ = time.ParseDuration(r.Timeout) // validated by configs
+			}
+			var p *reward.Exec
+			p, err = reward.NewExec(r.Exec, timeout, log)
+			plugins = append(plugins, p)
+			rw = p
+		} else {
+			rw, err = reward.New(r.Name)
+		}
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("rewards[%d]: %w", i, err)
+		}
+		comps = append(comps, reward.Component{Name: r.Label(), Weight: r.Weight, Reward: rw, FailureScore: r.FailureScore})
+	}
+	return comps, closeAll, nil
 }
 
 // rng streams of the RL loop, each derived from (seed, step, purpose[, iteration]).
@@ -142,14 +178,11 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 			return Summary{}, fmt.Errorf("data.train example %d: %w", i, err)
 		}
 	}
-	var comps []reward.Component
-	for i, r := range cfg.Rewards {
-		rw, err := reward.New(r.Name)
-		if err != nil {
-			return Summary{}, fmt.Errorf("rewards[%d]: %w", i, err)
-		}
-		comps = append(comps, reward.Component{Name: r.Name, Weight: r.Weight, Reward: rw})
+	comps, closeRewards, err := RewardComponents(cfg.Rewards, log)
+	if err != nil {
+		return Summary{}, err
 	}
+	defer closeRewards()
 	rs := resolveRL(cfg, tok)
 	ro := rolloutOptions(cfg, tok, task)
 	pool, err := rollout.NewPool(rollout.PoolConfig{Workers: cfg.Rollout.Workers, Group: rs.group, Seed: uint64(cfg.Run.Seed), Options: ro})
