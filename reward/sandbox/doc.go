@@ -9,6 +9,8 @@
 // MaybeChild first thing). The helper starts in new mount and network
 // namespaces (as root; elsewhere it says so in Result.Isolation), mounts a
 // fresh tmpfs over /tmp, /var/tmp and /dev/shm, sets the rlimits, drops to
-// the unprivileged user nobody when it is root (RLIMIT_NPROC does not bind
-// root), and execs the program in the work directory.
+// an unprivileged user id of the run's own when it is root (RLIMIT_NPROC does
+// not bind root, and counts per user), and execs the program in the work
+// directory; in its own PID namespace, everything the program started dies
+// with it.
 package sandbox

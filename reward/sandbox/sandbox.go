@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -37,6 +38,7 @@ type Result struct {
 	Stdout    []byte
 	Stderr    []byte
 	Isolation string // "namespaces" or why the run is not isolated
+	UID       int    // the user the program ran as (a fresh one per run as root)
 }
 
 // OK reports a clean exit with status 0.
@@ -49,6 +51,16 @@ type childSpec struct {
 	Dir      string
 	Limits   Limits
 	Isolated bool
+	UID      int
+}
+
+var runSeq atomic.Int64
+
+// runUID is an unprivileged user id of its own for each run: RLIMIT_NPROC
+// counts a user's processes system-wide, so runs (and the dead processes of
+// earlier runs) sharing one user would eat each other's limit.
+func runUID() int {
+	return 200000 + int((int64(os.Getpid())*7919+runSeq.Add(1))%800000)
 }
 
 // Run executes argv in a fresh directory holding files (name -> content),
@@ -81,11 +93,13 @@ func Run(ctx context.Context, argv []string, files map[string][]byte, stdin []by
 			return Result{}, fmt.Errorf("sandbox: %w", err)
 		}
 	}
+	uid := os.Geteuid()
 	if root {
-		// the program runs as nobody: let it write in its directory only
+		// the program runs as its own user: let it write in its directory only
+		uid = runUID()
 		if err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
 			if err == nil {
-				err = os.Chown(p, 65534, 65534)
+				err = os.Chown(p, uid, uid)
 			}
 			return err
 		}); err != nil {
@@ -96,7 +110,7 @@ func Run(ctx context.Context, argv []string, files map[string][]byte, stdin []by
 	if err != nil {
 		return Result{}, fmt.Errorf("sandbox: %w", err)
 	}
-	spec, _ := json.Marshal(childSpec{Argv: argv, Dir: dir, Limits: lim, Isolated: root})
+	spec, _ := json.Marshal(childSpec{Argv: argv, Dir: dir, Limits: lim, Isolated: root, UID: uid})
 	cmd := exec.Command(self)
 	cmd.Env = []string{envChild + "=" + string(spec), "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + dir, "LANG=C.UTF-8"}
 	cmd.Dir = dir
@@ -105,9 +119,11 @@ func Run(ctx context.Context, argv []string, files map[string][]byte, stdin []by
 	stdout.max, stderr.max = lim.Output, lim.Output
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	res := Result{Isolation: "namespaces"}
+	res := Result{Isolation: "namespaces", UID: uid}
 	if root {
-		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWNS | syscall.CLONE_NEWNET
+		// A PID namespace too: the program is its init, so when it dies the
+		// kernel kills and reaps everything it started.
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWNS | syscall.CLONE_NEWNET | syscall.CLONE_NEWPID
 	} else {
 		res.Isolation = "none: not root, so no new network or mount namespace (rlimits and the timeout still apply)"
 	}
@@ -204,10 +220,10 @@ func MaybeChild() {
 		if err := syscall.Setgroups([]int{}); err != nil {
 			fail("setgroups: %v", err)
 		}
-		if err := syscall.Setgid(65534); err != nil {
+		if err := syscall.Setgid(s.UID); err != nil {
 			fail("setgid: %v", err)
 		}
-		if err := syscall.Setuid(65534); err != nil {
+		if err := syscall.Setuid(s.UID); err != nil {
 			fail("setuid: %v", err)
 		}
 	}

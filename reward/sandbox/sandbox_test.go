@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -73,7 +74,7 @@ func TestForkBomb(t *testing.T) {
 	}
 	// The whole process group is gone: no live process of the sandbox user is left.
 	time.Sleep(300 * time.Millisecond)
-	if n := processesOf(65534); n > 0 {
+	if n := processesOf(r.UID); n > 0 {
 		t.Fatalf("%d sandbox processes outlived the run", n)
 	}
 }
@@ -92,7 +93,7 @@ func processesOf(uid int) int {
 			if len(f) > 1 && f[0] == "State:" && f[1] == "Z" {
 				zombie = true // killed, waiting for init to reap it
 			}
-			if len(f) > 1 && f[0] == "Uid:" && f[1] == "65534" {
+			if len(f) > 1 && f[0] == "Uid:" && f[1] == strconv.Itoa(uid) {
 				mine = true
 			}
 		}
