@@ -434,6 +434,17 @@ func (c Config) Validate() error {
 	if a.Advantage != "" {
 		oneOf("algo.advantage", a.Advantage, "mean", "group_norm", "loo")
 	}
+	ed := c.Edit
+	if !(ed.AlphaMax >= 0 && ed.AlphaMax <= 1) || !(ed.Mix >= 0 && ed.Mix <= 1) || !(ed.Start >= 0 && ed.Start <= 1) {
+		bad("edit", "alpha_max %g, mix %g and start %g must be in [0, 1]", ed.AlphaMax, ed.Mix, ed.Start)
+	}
+	if !(ed.Insert >= 0 && ed.Delete >= 0 && ed.Substitute >= 0) || ed.Insert+ed.Delete+ed.Substitute <= 0 {
+		bad("edit", "insert %g, delete %g, substitute %g must be >= 0 and not all 0", ed.Insert, ed.Delete, ed.Substitute)
+	}
+	oneOf("edit.schedule", ed.Schedule, "uniform", "linear")
+	if s.Revise < 0 || !(s.ReviseThreshold > 0 && s.ReviseThreshold <= 1) {
+		bad("sample.revise", "revise %d must be >= 0 and revise_threshold %g in (0, 1]", s.Revise, s.ReviseThreshold)
+	}
 	oneOf("sample.remasking", s.Remasking, "low_confidence", "random")
 	oneOf("sample.confidence", s.Confidence, "prob", "margin", "neg_entropy")
 	oneOf("sample.cache", s.Cache, "none", "prefix", "dual")

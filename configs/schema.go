@@ -19,6 +19,7 @@ type Config struct {
 	Rollout   Rollout      `yaml:"rollout" mapstructure:"rollout"`           // RL: how completions are sampled
 	Rewards   []RewardSpec `yaml:"rewards,omitempty" mapstructure:"rewards"` // RL: weighted rewards
 	Algo      Algo         `yaml:"algo" mapstructure:"algo"`                 // RL: the algorithm's settings
+	Edit      Edit         `yaml:"edit" mapstructure:"edit"`                 // objective edit: Seed Diffusion's stage two
 }
 
 // Rollout is how an RL run samples its groups (the sampler's fields mean what
@@ -128,14 +129,27 @@ type Train struct {
 
 // Sample is how eval and `remask sample` decode.
 type Sample struct {
-	GenLength   int     `yaml:"gen_length" mapstructure:"gen_length"`   // completion tokens, 0 = the task's answer length
-	Steps       int     `yaml:"steps" mapstructure:"steps"`             // denoising steps, 0 = gen_length (one token a step)
-	Block       int     `yaml:"block" mapstructure:"block"`             // semi-autoregressive block length, 0 = one block
-	Temperature float64 `yaml:"temperature" mapstructure:"temperature"` // Gumbel-max temperature, 0 = greedy
-	Remasking   string  `yaml:"remasking" mapstructure:"remasking"`     // low_confidence | random
-	Confidence  string  `yaml:"confidence" mapstructure:"confidence"`   // prob | margin | neg_entropy: what low_confidence ranks by
-	Threshold   float64 `yaml:"threshold" mapstructure:"threshold"`     // > 0: Fast-dLLM parallel decoding, commit every token this confident (at least one a step)
-	Cache       string  `yaml:"cache" mapstructure:"cache"`             // none | prefix | dual: block KV cache (Fast-dLLM)
+	GenLength       int     `yaml:"gen_length" mapstructure:"gen_length"`             // completion tokens, 0 = the task's answer length
+	Steps           int     `yaml:"steps" mapstructure:"steps"`                       // denoising steps, 0 = gen_length (one token a step)
+	Block           int     `yaml:"block" mapstructure:"block"`                       // semi-autoregressive block length, 0 = one block
+	Temperature     float64 `yaml:"temperature" mapstructure:"temperature"`           // Gumbel-max temperature, 0 = greedy
+	Remasking       string  `yaml:"remasking" mapstructure:"remasking"`               // low_confidence | random
+	Confidence      string  `yaml:"confidence" mapstructure:"confidence"`             // prob | margin | neg_entropy: what low_confidence ranks by
+	Threshold       float64 `yaml:"threshold" mapstructure:"threshold"`               // > 0: Fast-dLLM parallel decoding, commit every token this confident (at least one a step)
+	Cache           string  `yaml:"cache" mapstructure:"cache"`                       // none | prefix | dual: block KV cache (Fast-dLLM)
+	Revise          int     `yaml:"revise" mapstructure:"revise"`                     // revision passes after the last step (edit-trained models), 0 = off
+	ReviseThreshold float64 `yaml:"revise_threshold" mapstructure:"revise_threshold"` // a committed token is replaced when another has at least this probability
+}
+
+// Edit is the edit-based curriculum (objective: edit).
+type Edit struct {
+	AlphaMax   float64 `yaml:"alpha_max" mapstructure:"alpha_max"`   // most edits per answer token
+	Schedule   string  `yaml:"schedule" mapstructure:"schedule"`     // uniform (alpha ~ U(0, alpha_max) per sequence) | linear (rises over the edit phase)
+	Insert     float64 `yaml:"insert" mapstructure:"insert"`         // share of insertions
+	Delete     float64 `yaml:"delete" mapstructure:"delete"`         // share of deletions
+	Substitute float64 `yaml:"substitute" mapstructure:"substitute"` // share of substitutions
+	Mix        float64 `yaml:"mix" mapstructure:"mix"`               // share of sequences edit-corrupted once edits begin
+	Start      float64 `yaml:"start" mapstructure:"start"`           // fraction of the run trained mask-only first
 }
 
 // Default is every field's default.
@@ -147,8 +161,9 @@ func Default() Config {
 		Objective: "sft",
 		Optim:     Optim{LR: 1e-3, WeightDecay: 0.1, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1, Schedule: "cosine", MinLRRatio: 0.1},
 		Train:     Train{Steps: 1000, Batch: 16, CkptEvery: 100, LogEvery: 10},
-		Sample:    Sample{Remasking: "low_confidence", Confidence: "prob", Cache: "none"},
+		Sample:    Sample{Remasking: "low_confidence", Confidence: "prob", Cache: "none", ReviseThreshold: 0.9},
 		Rollout:   Rollout{Prompts: 4, Temperature: 0.9, Remasking: "low_confidence", Confidence: "prob", Cache: "none"},
+		Edit:      Edit{AlphaMax: 0.1, Schedule: "uniform", Insert: 1, Delete: 1, Substitute: 1, Mix: 0.5, Start: 0.8},
 		Algo:      Algo{Beta: -1, EpsLow: 0.5, EpsHigh: 0.5, PMaskPrompt: 0.15, RefSyncAlpha: 0.6, T: 1000, TMin: 0.2, TMax: 0.8},
 	}
 }

@@ -20,9 +20,15 @@ type Options struct {
 	Confidence  string  // prob | margin | neg_entropy: the score low_confidence ranks by ("" = prob)
 	Threshold   float64 // > 0: Fast-dLLM parallel decoding, commit every proposal with confidence >= Threshold (at least one a step)
 	Cache       string  // none | prefix | dual: Fast-dLLM block KV cache ("" = none)
-	MaskID      int
-	EOSID       int
-	PadID       int
+	// Revise > 0 adds up to that many revision passes after the last step, for
+	// models trained with edit-based corruption: one forward over the finished
+	// sequence, and every committed token whose position the model gives
+	// another token at least ReviseThreshold probability is replaced by it.
+	Revise          int
+	ReviseThreshold float64
+	MaskID          int
+	EOSID           int
+	PadID           int
 }
 
 // Validate reports options the sampler cannot run with.
@@ -45,6 +51,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("sampler: threshold %g, want >= 0", o.Threshold)
 	case o.Threshold > 0 && o.Remasking != "low_confidence":
 		return fmt.Errorf("sampler: threshold decoding ranks by confidence; use remasking low_confidence")
+	case o.Revise < 0 || (o.Revise > 0 && !(o.ReviseThreshold > 0 && o.ReviseThreshold <= 1)):
+		return fmt.Errorf("sampler: revise %d with revise_threshold %g: want revise >= 0 and a threshold in (0, 1]", o.Revise, o.ReviseThreshold)
 	case o.Cache != "" && o.Cache != "none" && o.Cache != "prefix" && o.Cache != "dual":
 		return fmt.Errorf("sampler: cache %q, want none, prefix or dual", o.Cache)
 	}
@@ -63,6 +71,8 @@ type Result struct {
 	Tokens [][]int // GenLength tokens each, after the EOS rule
 	Trace  [][]int // the step (0-based, counted over the whole generation) at which each token was committed
 	NFE    int     // model forwards spent (a forward over part of the positions counts as one)
+	// Revised counts the tokens the revision passes changed.
+	Revised int
 }
 
 // TransferSchedule splits m masked tokens over s steps as LLaDA does:
@@ -250,6 +260,30 @@ func Generate(m Model, prompts [][]int, o Options, rngs ...*rand.Rand) (Result, 
 			if remaining == 0 || (o.Threshold == 0 && s+1 >= stepsPerBlock) {
 				break
 			}
+		}
+	}
+	for pass := 0; pass < o.Revise; pass++ {
+		var err error
+		if logits, err = m.Forward(ids, B, L, valid, logits); err != nil {
+			return Result{}, err
+		}
+		res.NFE++
+		changed := 0
+		for b := 0; b < B; b++ {
+			for l := P; l < L; l++ {
+				row := logits[(b*L+l)*V : (b*L+l+1)*V]
+				best := propose(row, 0, o.MaskID, nil)
+				if best != ids[b*L+l] && confidence(row, best, "prob") >= o.ReviseThreshold {
+					ids[b*L+l] = best
+					res.Trace[b][l-P] = step
+					changed++
+				}
+			}
+		}
+		res.Revised += changed
+		step++
+		if changed == 0 {
+			break
 		}
 	}
 	for b := 0; b < B; b++ {

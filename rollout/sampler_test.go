@@ -247,3 +247,46 @@ func TestRandomRemasking(t *testing.T) {
 		}
 	}
 }
+
+// A revision pass replaces a committed token when the model now gives another
+// token enough probability at its position.
+func TestRevisionPass(t *testing.T) {
+	// The scripted model proposes 4 5 6 7; a second model that is sure
+	// position 2 should be 9 revises it.
+	m := &scriptedModel{vocab: 10, promptLen: 1, tok: []int{4, 5, 6, 7}, conf: []float32{9, 9, 9, 9}}
+	o := opts(4, 4, 0)
+	res, err := Generate(m, [][]int{{2}}, o, rand.New(rand.NewPCG(1, 1)))
+	if err != nil || res.Revised != 0 {
+		t.Fatal(err)
+	}
+	rev := &revisingModel{scriptedModel: m, pos: 2, tok: 9}
+	o.Revise, o.ReviseThreshold = 2, 0.9
+	res, err = Generate(rev, [][]int{{2}}, o, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(res.Tokens[0], []int{4, 5, 9, 7}) || res.Revised != 1 || res.NFE != 4+2 {
+		t.Fatalf("tokens %v revised %d nfe %d", res.Tokens[0], res.Revised, res.NFE)
+	}
+}
+
+// revisingModel answers like scriptedModel while masks remain, then, once
+// the completion is full, insists on tok at pos.
+type revisingModel struct {
+	*scriptedModel
+	pos, tok int
+}
+
+func (r *revisingModel) Forward(ids []int, B, L int, valid []bool, out []float32) ([]float32, error) {
+	out, _ = r.scriptedModel.Forward(ids, B, L, valid, out)
+	full := true
+	for _, id := range ids {
+		full = full && id != mask
+	}
+	if full {
+		row := out[(r.promptLen+r.pos)*r.vocab : (r.promptLen+r.pos+1)*r.vocab]
+		clear(row)
+		row[r.tok] = 20
+	}
+	return out, nil
+}

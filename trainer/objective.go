@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/remask/remask/configs"
 	"github.com/remask/remask/data"
 	"github.com/remask/remask/model"
 )
@@ -138,13 +139,18 @@ func maskedBatch(rng *rand.Rand, seqs []data.Sequence, maskID int, sft bool) (mo
 	return model.Batch{IDs: ids, Valid: valid, Targets: targets, Loss: linearLoss(w)}, m, nil
 }
 
-// NewObjective returns the supervised objective of a config name.
-func NewObjective(name string, maskID int) (Objective, error) {
-	switch name {
+// NewObjective returns the supervised objective of a config.
+func NewObjective(cfg configs.Config, tok *data.Tokenizer) (Objective, error) {
+	switch cfg.Objective {
 	case "mdlm":
-		return MDLM{MaskID: maskID}, nil
+		return MDLM{MaskID: tok.MaskID()}, nil
 	case "sft":
-		return SFT{MaskID: maskID}, nil
+		return SFT{MaskID: tok.MaskID()}, nil
+	case "edit":
+		e := cfg.Edit
+		return &Edit{Cfg: EditConfig{AlphaMax: e.AlphaMax, Schedule: e.Schedule, Weights: [3]float64{e.Insert, e.Delete, e.Substitute},
+			MaskID: tok.MaskID(), Vocab: tok.Size(), Specials: 4, PadEOS: tok.EOSID(), MaskBatch: SFT{MaskID: tok.MaskID()},
+			Mix: e.Mix, Start: e.Start, Steps: cfg.Train.Steps}}, nil
 	}
-	return nil, fmt.Errorf("objective %q is not available yet (this build has mdlm and sft)", name)
+	return nil, fmt.Errorf("objective %q is not a supervised objective", cfg.Objective)
 }

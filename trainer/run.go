@@ -117,7 +117,7 @@ func Train(ctx context.Context, cfg configs.Config, opt Options) (Summary, error
 			return Summary{}, fmt.Errorf("data.train example %d: %w", i, err)
 		}
 	}
-	obj, err := NewObjective(cfg.Objective, tok.MaskID())
+	obj, err := NewObjective(cfg, tok)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -192,6 +192,9 @@ func Train(ctx context.Context, cfg configs.Config, opt Options) (Summary, error
 		}
 		for i, idx := range it.Next() {
 			batchSeqs[i] = seqs[idx]
+		}
+		if s, ok := obj.(interface{ SetStep(int) }); ok {
+			s.SetStep(step)
 		}
 		batch, m, err := obj.Build(stepRNG(cfg.Run.Seed, step, purposeMask), batchSeqs)
 		if err != nil {
@@ -427,6 +430,7 @@ func SampleOptions(cfg configs.Config, tok *data.Tokenizer, task data.Task) roll
 func samplerOptions(s configs.Sample, tok *data.Tokenizer, task data.Task) rollout.Options {
 	o := rollout.Options{GenLength: s.GenLength, Steps: s.Steps, Block: s.Block, Temperature: s.Temperature,
 		Remasking: s.Remasking, Confidence: s.Confidence, Threshold: s.Threshold, Cache: s.Cache,
+		Revise: s.Revise, ReviseThreshold: s.ReviseThreshold,
 		MaskID: tok.MaskID(), EOSID: tok.EOSID(), PadID: tok.PadID()}
 	if o.GenLength == 0 {
 		o.GenLength = defaultGenLength(task)
