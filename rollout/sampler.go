@@ -262,29 +262,15 @@ func Generate(m Model, prompts [][]int, o Options, rngs ...*rand.Rand) (Result, 
 			}
 		}
 	}
-	for pass := 0; pass < o.Revise; pass++ {
-		var err error
-		if logits, err = m.Forward(ids, B, L, valid, logits); err != nil {
+	if o.Revise > 0 {
+		// Revised tokens get the step after the last denoising step.
+		nfe, changed, err := revise(m, ids, B, L, P, valid, o.Revise, o.ReviseThreshold, o.MaskID, func(b, l int) { res.Trace[b][l-P] = step })
+		if err != nil {
 			return Result{}, err
 		}
-		res.NFE++
-		changed := 0
-		for b := 0; b < B; b++ {
-			for l := P; l < L; l++ {
-				row := logits[(b*L+l)*V : (b*L+l+1)*V]
-				best := propose(row, 0, o.MaskID, nil)
-				if best != ids[b*L+l] && confidence(row, best, "prob") >= o.ReviseThreshold {
-					ids[b*L+l] = best
-					res.Trace[b][l-P] = step
-					changed++
-				}
-			}
-		}
+		step += nfe
+		res.NFE += nfe
 		res.Revised += changed
-		step++
-		if changed == 0 {
-			break
-		}
 	}
 	for b := 0; b < B; b++ {
 		out := append([]int(nil), ids[b*L+P:(b+1)*L]...)
@@ -374,4 +360,91 @@ func thresholdScore(t float64, kind string) float64 {
 		return t
 	}
 	return t*math.Log(t) + (1-t)*math.Log(1-t)
+}
+
+// revise runs up to passes revision passes over the completions at positions
+// [P, L) of a laid-out batch, in place: each pass is one forward, and every
+// token whose position the model gives another token at least thr
+// probability is replaced. It stops early when a pass changes nothing.
+func revise(m Model, ids []int, B, L, P int, valid []bool, passes int, thr float64, maskID int, onChange func(b, l int)) (nfe, changed int, err error) {
+	V := m.VocabSize()
+	var logits []float32
+	for pass := 0; pass < passes; pass++ {
+		if logits, err = m.Forward(ids, B, L, valid, logits); err != nil {
+			return nfe, changed, err
+		}
+		nfe++
+		n := 0
+		for b := 0; b < B; b++ {
+			for l := P; l < L; l++ {
+				row := logits[(b*L+l)*V : (b*L+l+1)*V]
+				best := propose(row, 0, maskID, nil)
+				if best != ids[b*L+l] && confidence(row, best, "prob") >= thr {
+					ids[b*L+l] = best
+					if onChange != nil {
+						onChange(b, l)
+					}
+					n++
+				}
+			}
+		}
+		changed += n
+		if n == 0 {
+			break
+		}
+	}
+	return nfe, changed, nil
+}
+
+// Revise runs revision passes over given completions (the repair test of
+// edit-trained models): each prompt (with <bos>) followed by its completion,
+// left-padded as Generate lays them out. It returns the revised completions
+// and how many tokens changed.
+func Revise(m Model, prompts, completions [][]int, passes int, thr float64, o Options) ([][]int, int, error) {
+	if len(prompts) != len(completions) {
+		return nil, 0, fmt.Errorf("revise: %d prompts, %d completions", len(prompts), len(completions))
+	}
+	B := len(prompts)
+	if B == 0 {
+		return nil, 0, nil
+	}
+	P, G := 0, 0
+	for i := range prompts {
+		P, G = max(P, len(prompts[i])), max(G, len(completions[i]))
+	}
+	L := P + G
+	ids := make([]int, B*L)
+	var valid []bool
+	for b := range prompts {
+		row := ids[b*L : (b+1)*L]
+		pad := P - len(prompts[b])
+		for l := 0; l < pad; l++ {
+			row[l] = o.PadID
+		}
+		copy(row[pad:], prompts[b])
+		copy(row[P:], completions[b])
+		for l := P + len(completions[b]); l < L; l++ {
+			row[l] = o.EOSID
+		}
+		if pad > 0 {
+			if valid == nil {
+				valid = make([]bool, B*L)
+				for i := range valid {
+					valid[i] = true
+				}
+			}
+			for l := 0; l < pad; l++ {
+				valid[b*L+l] = false
+			}
+		}
+	}
+	_, changed, err := revise(m, ids, B, L, P, valid, passes, thr, o.MaskID, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([][]int, B)
+	for b := range out {
+		out[b] = append([]int(nil), ids[b*L+P:b*L+P+len(completions[b])]...)
+	}
+	return out, changed, nil
 }

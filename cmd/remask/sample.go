@@ -23,6 +23,8 @@ type samplingFlags struct {
 	temperature, threshold  float64
 	remasking, conf, cache  string
 	seed                    uint64
+	revise                  int
+	reviseThr               float64
 }
 
 func (f *samplingFlags) register(cmd *cobra.Command) {
@@ -34,6 +36,8 @@ func (f *samplingFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.conf, "confidence", "", "prob, margin or neg_entropy (default: the run's)")
 	cmd.Flags().Float64Var(&f.threshold, "threshold", -1, "Fast-dLLM parallel decoding threshold, 0 = off (default: the run's)")
 	cmd.Flags().StringVar(&f.cache, "cache", "", "KV cache: none, prefix or dual (default: the run's)")
+	cmd.Flags().IntVar(&f.revise, "revise", -1, "revision passes after the last step, 0 = off (default: the run's)")
+	cmd.Flags().Float64Var(&f.reviseThr, "revise-threshold", -1, "replace a committed token when another has this probability (default: the run's)")
 	cmd.Flags().Uint64Var(&f.seed, "seed", 1, "sampling seed")
 }
 
@@ -70,6 +74,12 @@ func (f *samplingFlags) options(cfg configs.Config, tok *data.Tokenizer) (rollou
 	}
 	if f.cache != "" {
 		o.Cache = f.cache
+	}
+	if f.revise >= 0 {
+		o.Revise = f.revise
+	}
+	if f.reviseThr > 0 {
+		o.ReviseThreshold = f.reviseThr
 	}
 	return o, o.Validate()
 }
@@ -150,6 +160,7 @@ func newEvalCmd() *cobra.Command {
 		ref, file, taskName string
 		limit               int
 		keepSeen            bool
+		repairK             int
 		sf                  samplingFlags
 	)
 	cmd := &cobra.Command{
@@ -188,6 +199,17 @@ func newEvalCmd() *cobra.Command {
 				return err
 			}
 			t0 := time.Now()
+			if repairK > 0 {
+				passes := max(o.Revise, 1)
+				exact, fixed, err := evalRepair(model.NewInference(p), tok, exs, repairK, passes, o.ReviseThreshold, o, sf.seed)
+				if err != nil {
+					return err
+				}
+				b, _ := json.Marshal(map[string]any{"task": taskName, "n": len(exs), "repair_substitutions": repairK, "revise_passes": passes,
+					"revise_threshold": o.ReviseThreshold, "repaired": exact, "corrupted_tokens_fixed": fixed, "ckpt": ref, "seconds": time.Since(t0).Seconds()})
+				fmt.Println(string(b))
+				return nil
+			}
 			acc, _, err := trainer.Evaluate(trainer.NewEvalModel(p), tok, task, exs, o, rand.New(rand.NewPCG(sf.seed, 0)))
 			if err != nil {
 				return err
@@ -202,7 +224,69 @@ func newEvalCmd() *cobra.Command {
 	cmd.Flags().StringVar(&file, "data", "", "task file: d1 sudoku CSV or countdown JSONL (or gen:N)")
 	cmd.Flags().StringVar(&taskName, "task", "", "sudoku4x4 or countdown")
 	cmd.Flags().IntVar(&limit, "n", 0, "evaluate only the first N examples (0 = all)")
+	cmd.Flags().IntVar(&repairK, "repair", 0, "instead of sampling: corrupt each reference answer with N substitutions and report how many revision passes (--revise) restore")
 	cmd.Flags().BoolVar(&keepSeen, "keep-seen", false, "keep examples whose prompt was in the run's training data (dropped by default)")
 	sf.register(cmd)
 	return cmd
+}
+
+// evalRepair corrupts each example's reference answer with k random
+// substitutions, runs revision passes over it, and returns the share of
+// answers restored exactly and of corrupted positions fixed.
+func evalRepair(m rollout.Model, tok *data.Tokenizer, exs []data.Example, k, passes int, thr float64, o rollout.Options, seed uint64) (repaired, fixedCells float64, err error) {
+	rng := rand.New(rand.NewPCG(seed, 0x726570)) // "rep"
+	var prompts, corrupted, originals [][]int
+	wrong := 0
+	for _, ex := range exs {
+		p, err := data.EncodePrompt(tok, ex)
+		if err != nil {
+			return 0, 0, err
+		}
+		a, err := tok.Encode(ex.Answer)
+		if err != nil {
+			return 0, 0, err
+		}
+		a = append(a, tok.EOSID())
+		c := append([]int(nil), a...)
+		for _, pos := range rng.Perm(len(a) - 1)[:min(k, len(a)-1)] { // never the final <eos>
+			t := c[pos]
+			for t == c[pos] {
+				t = a[rng.IntN(len(a)-1)] // a token of the answer's own alphabet
+				if len(a) < 3 {
+					break
+				}
+			}
+			c[pos] = t
+		}
+		for i := range a {
+			if c[i] != a[i] {
+				wrong++
+			}
+		}
+		prompts, corrupted, originals = append(prompts, p), append(corrupted, c), append(originals, a)
+	}
+	var out [][]int
+	for lo := 0; lo < len(prompts); lo += 64 {
+		hi := min(lo+64, len(prompts))
+		r, _, err := rollout.Revise(m, prompts[lo:hi], corrupted[lo:hi], passes, thr, o)
+		if err != nil {
+			return 0, 0, err
+		}
+		out = append(out, r...)
+	}
+	exact, fixed := 0, 0
+	for i := range out {
+		same := true
+		for j := range out[i] {
+			if out[i][j] != originals[i][j] {
+				same = false
+			} else if corrupted[i][j] != originals[i][j] {
+				fixed++
+			}
+		}
+		if same {
+			exact++
+		}
+	}
+	return float64(exact) / float64(len(out)), float64(fixed) / float64(max(wrong, 1)), nil
 }
