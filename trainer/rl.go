@@ -199,6 +199,14 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 	}
 
 	path := StorePath(cfg)
+	// A fresh run's starting weights are checked before its store is made, so
+	// a bad model.init_from leaves nothing behind.
+	var fresh *model.Params
+	if !opt.Resume {
+		if fresh, err = initialParams(cfg, mc); err != nil {
+			return Summary{}, err
+		}
+	}
 	st, ck, err := openRunStore(cfg, opt.Resume, cfgYAML, tok, log)
 	if err != nil {
 		return Summary{}, err
@@ -219,9 +227,12 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 	}
 	defer st.Close()
 	if params == nil {
-		if params, err = initialParams(cfg, mc); err != nil {
-			return Summary{}, err
+		if fresh == nil { // --resume of a store without a checkpoint
+			if fresh, err = initialParams(cfg, mc); err != nil {
+				return Summary{}, err
+			}
 		}
+		params = fresh
 		ref = params.Clone()
 		adam = NewAdamW(params, cfg.Optim.Beta1, cfg.Optim.Beta2, cfg.Optim.Eps, cfg.Optim.WeightDecay)
 	}

@@ -134,6 +134,14 @@ func Train(ctx context.Context, cfg configs.Config, opt Options) (Summary, error
 	}
 
 	path := StorePath(cfg)
+	// A fresh run's starting weights are checked before its store is made, so
+	// a bad model.init_from leaves nothing behind.
+	var fresh *model.Params
+	if !opt.Resume {
+		if fresh, err = initialParams(cfg, mc); err != nil {
+			return Summary{}, err
+		}
+	}
 	st, ck, err := openRunStore(cfg, opt.Resume, cfgYAML, tok, log)
 	if err != nil {
 		return Summary{}, err
@@ -151,9 +159,12 @@ func Train(ctx context.Context, cfg configs.Config, opt Options) (Summary, error
 	}
 	defer st.Close()
 	if params == nil {
-		if params, err = initialParams(cfg, mc); err != nil {
-			return Summary{}, err
+		if fresh == nil { // --resume of a store without a checkpoint
+			if fresh, err = initialParams(cfg, mc); err != nil {
+				return Summary{}, err
+			}
 		}
+		params = fresh
 		opt0 = NewAdamW(params, cfg.Optim.Beta1, cfg.Optim.Beta2, cfg.Optim.Eps, cfg.Optim.WeightDecay)
 	}
 	sched := Schedule{Kind: cfg.Optim.Schedule, Peak: cfg.Optim.LR, Warmup: cfg.Optim.Warmup, Total: cfg.Train.Steps, MinLRRatio: cfg.Optim.MinLRRatio}

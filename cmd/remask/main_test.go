@@ -108,3 +108,15 @@ func TestRewardScore(t *testing.T) {
 		t.Fatalf("unknown reward: %d %q", code, stderr)
 	}
 }
+
+// A run that cannot start (here: model.init_from missing) leaves no run store behind.
+func TestFailedStartLeavesNoStore(t *testing.T) {
+	dir := t.TempDir()
+	cfg := write(t, dir, "r.yaml", "run: {name: r, dir: "+dir+"}\nmodel: {init_from: "+filepath.Join(dir, "missing.db")+"}\ndata: {task: sudoku4x4, train: gen:10}\n")
+	if code, _, stderr := runCaptured(t, "train", "-c", cfg); code != 1 || !strings.Contains(stderr, "model.init_from") {
+		t.Fatalf("exit %d: %q", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "r.db")); err == nil {
+		t.Fatal("a run store was created for a run that never started")
+	}
+}
