@@ -136,39 +136,17 @@ func Generate(m Model, prompts [][]int, o Options, rngs ...*rand.Rand) (Result, 
 	if cache != "none" && !hasCache {
 		return Result{}, fmt.Errorf("sampler: cache %q needs a model with a KV cache", cache)
 	}
-	P := 0
 	for _, p := range prompts {
 		if len(p) == 0 {
 			return Result{}, fmt.Errorf("sampler: empty prompt")
 		}
-		P = max(P, len(p))
 	}
-	L := P + o.GenLength
+	ids, valid, P, L := leftPadded(prompts, o.GenLength, o.PadID, func(b int, gen []int) {
+		for l := range gen {
+			gen[l] = o.MaskID
+		}
+	})
 	V := m.VocabSize()
-	ids := make([]int, B*L)
-	var valid []bool
-	for b, p := range prompts {
-		row := ids[b*L : (b+1)*L]
-		pad := P - len(p)
-		for l := 0; l < pad; l++ {
-			row[l] = o.PadID
-		}
-		copy(row[pad:], p)
-		for l := P; l < L; l++ {
-			row[l] = o.MaskID
-		}
-		if pad > 0 {
-			if valid == nil {
-				valid = make([]bool, B*L)
-				for i := range valid {
-					valid[i] = true
-				}
-			}
-			for l := 0; l < pad; l++ {
-				valid[b*L+l] = false
-			}
-		}
-	}
 	res := Result{Tokens: make([][]int, B), Trace: make([][]int, B)}
 	for b := range res.Trace {
 		res.Trace[b] = make([]int, o.GenLength)
@@ -408,24 +386,45 @@ func Revise(m Model, prompts, completions [][]int, passes int, thr float64, o Op
 	if B == 0 {
 		return nil, 0, nil
 	}
-	P, G := 0, 0
-	for i := range prompts {
-		P, G = max(P, len(prompts[i])), max(G, len(completions[i]))
+	G := 0
+	for _, c := range completions {
+		G = max(G, len(c))
 	}
-	L := P + G
-	ids := make([]int, B*L)
-	var valid []bool
-	for b := range prompts {
+	ids, valid, P, L := leftPadded(prompts, G, o.PadID, func(b int, gen []int) {
+		n := copy(gen, completions[b])
+		for l := n; l < len(gen); l++ {
+			gen[l] = o.EOSID
+		}
+	})
+	_, changed, err := revise(m, ids, B, L, P, valid, passes, thr, o.MaskID, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([][]int, B)
+	for b := range out {
+		out[b] = append([]int(nil), ids[b*L+P:b*L+P+len(completions[b])]...)
+	}
+	return out, changed, nil
+}
+
+// leftPadded lays out a batch as the sampler sees it: each prompt left-padded
+// to the longest, then gen positions that fill writes, and the padding mask
+// (nil when no prompt is padded).
+func leftPadded(prompts [][]int, gen, padID int, fill func(b int, gen []int)) (ids []int, valid []bool, P, L int) {
+	for _, p := range prompts {
+		P = max(P, len(p))
+	}
+	L = P + gen
+	B := len(prompts)
+	ids = make([]int, B*L)
+	for b, p := range prompts {
 		row := ids[b*L : (b+1)*L]
-		pad := P - len(prompts[b])
+		pad := P - len(p)
 		for l := 0; l < pad; l++ {
-			row[l] = o.PadID
+			row[l] = padID
 		}
-		copy(row[pad:], prompts[b])
-		copy(row[P:], completions[b])
-		for l := P + len(completions[b]); l < L; l++ {
-			row[l] = o.EOSID
-		}
+		copy(row[pad:], p)
+		fill(b, row[P:])
 		if pad > 0 {
 			if valid == nil {
 				valid = make([]bool, B*L)
@@ -438,13 +437,5 @@ func Revise(m Model, prompts, completions [][]int, passes int, thr float64, o Op
 			}
 		}
 	}
-	_, changed, err := revise(m, ids, B, L, P, valid, passes, thr, o.MaskID, nil)
-	if err != nil {
-		return nil, 0, err
-	}
-	out := make([][]int, B)
-	for b := range out {
-		out[b] = append([]int(nil), ids[b*L+P:b*L+P+len(completions[b])]...)
-	}
-	return out, changed, nil
+	return ids, valid, P, L
 }
