@@ -1,7 +1,8 @@
 package configs
 
 import (
-	"os"
+	"errors"
+	"io/fs"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -10,82 +11,228 @@ import (
 
 const minimal = "data: {task: sudoku4x4, train: gen:10}\n"
 
-func TestDefaultsAndRecipes(t *testing.T) {
-	if _, err := Parse("min.yaml", []byte(minimal), nil); err != nil {
-		t.Fatal(err)
+func TestDefaultsAreValidOnceDataIsGiven(t *testing.T) {
+	c := Default()
+	c.Data.Task, c.Data.Train = "sudoku4x4", "gen:10"
+	if err := c.Validate(); err != nil {
+		t.Fatalf("defaults plus data: %v", err)
 	}
-	files, _ := filepath.Glob("*.yaml")
-	if len(files) < 5 {
-		t.Fatalf("recipes: %v", files)
+	// Without data the two required fields, and only they, are reported.
+	var fes FieldErrors
+	if err := Default().Validate(); !errors.As(err, &fes) {
+		t.Fatalf("bare defaults: %v, want FieldErrors", err)
+	}
+	var got []string
+	for _, f := range fes {
+		got = append(got, f.Field)
+	}
+	if !reflect.DeepEqual(got, []string{"data.task", "data.train"}) {
+		t.Fatalf("bare defaults report %v, want data.task and data.train", got)
+	}
+	d := Default()
+	if d.Run != (Run{Name: "run", Dir: "runs", Seed: 1}) || d.Objective != "sft" ||
+		d.Model.Preset != "tiny" || d.Model.Vocab != "char" || d.Model.MaxLen != 512 || d.Model.RopeTheta != 10000 || d.Model.NormEps != 1e-5 ||
+		d.Data.EvalN != 200 ||
+		d.Optim != (Optim{LR: 1e-3, WeightDecay: 0.1, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1, Schedule: "cosine", MinLRRatio: 0.1}) ||
+		d.Train != (Train{Steps: 1000, Batch: 16, CkptEvery: 100, LogEvery: 10}) ||
+		d.Sample.Remasking != "low_confidence" || d.Sample.Temperature != 0 {
+		t.Fatalf("defaults differ from the documented ones: %+v", d)
+	}
+}
+
+func TestEveryRecipeLoadsAndRoundTrips(t *testing.T) {
+	files, err := filepath.Glob("*.yaml")
+	if err != nil || len(files) < 5 {
+		t.Fatalf("recipes: %v %v", files, err)
 	}
 	for _, f := range files {
-		if _, err := Load(f, nil); err != nil {
+		c, err := Load(f, nil)
+		if err != nil {
 			t.Errorf("recipe %s: %v", f, err)
+			continue
+		}
+		y, err := c.YAML()
+		if err != nil {
+			t.Fatalf("%s: YAML: %v", f, err)
+		}
+		back, err := Parse(f+" (stored)", y, nil)
+		if err != nil || !reflect.DeepEqual(back, c) {
+			t.Errorf("%s: round trip: %v\n%+v\n%+v", f, err, c, back)
+		}
+	}
+}
+
+func TestRecipeContents(t *testing.T) {
+	c, err := Load("sudoku-sft.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Data.Task != "sudoku4x4" || c.Data.Train != "gen:20000" || c.Model.Preset != "tiny" || c.Objective != "sft" ||
+		c.Optim.LR != 1e-3 || c.Optim.Schedule != "cosine_with_min_lr" || c.Optim.Warmup != 50 ||
+		c.Train.Steps != 1500 || c.Train.Batch != 32 || c.Train.EvalEvery != 250 || c.Train.CkptEvery != 250 ||
+		c.Sample.GenLength != 16 || c.Sample.Steps != 16 {
+		t.Errorf("sudoku-sft.yaml: %+v", c)
+	}
+	for f, want := range map[string][2]string{
+		"sudoku-mdlm.yaml":    {"sudoku4x4", "mdlm"},
+		"countdown-sft.yaml":  {"countdown", "sft"},
+		"countdown-mdlm.yaml": {"countdown", "mdlm"},
+		"quickstart.yaml":     {"sudoku4x4", "sft"},
+	} {
+		c, err := Load(f, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Data.Task != want[0] || c.Objective != want[1] || c.Data.Train != "gen:20000" || c.Sample.GenLength != 16 || c.Model.Preset != "tiny" {
+			t.Errorf("%s: task %s objective %s train %s gen_length %d preset %s", f, c.Data.Task, c.Objective, c.Data.Train, c.Sample.GenLength, c.Model.Preset)
 		}
 	}
 }
 
 func TestErrorsNameFileFieldLine(t *testing.T) {
 	cases := []struct {
-		yaml string
-		want []string
+		name, yaml string
+		want       []string
 	}{
-		{minimal + "optim:\n  lrr: 0.1\n", []string{"bad.yaml:3", `unknown field "optim.lrr"`, `did you mean "optim.lr"`}},
-		{minimal + "train: {steps: ten}\n", []string{"bad.yaml:2", "field train.steps", "want an integer"}},
-		{minimal + "train: {steps: 1.5}\n", []string{"field train.steps", "want an integer"}},
-		{minimal + "optim: {lr: 2}\n", []string{"bad.yaml", "field optim.lr", "(0, 1)"}},
-		{minimal + "optim: {schedule: linear}\n", []string{"field optim.schedule", `"linear"`}},
-		{minimal + "model: {preset: huge}\n", []string{"model.preset", `"huge"`}},
-		{minimal + "model: {heads: 3}\n", []string{"model.heads"}},
-		{minimal + "model: {preset: '', d: 64}\n", []string{"d, layers, heads and ff are all required"}},
-		{minimal + "optim: {warmup: 5000}\n", []string{"optim.warmup"}},
-		{minimal + "run: [1, 2]\n", []string{"bad.yaml:2", "field run", "mapping"}},
-		{minimal + "objective: 3\n", []string{"field objective", "want a string"}},
-		{"data: {task: sudoku4x4}\n", []string{"data.train", "required"}},
-		{minimal + "train: {steps: 10\n", []string{"bad.yaml", "line"}},
-		{minimal + "sample: {temperature: -1}\n", []string{"sample.temperature"}},
+		{"unknown key with suggestion", minimal + "optim:\n  lrr: 0.1\n", []string{"bad.yaml:3:", `unknown field "optim.lrr"`, `did you mean "optim.lr"`}},
+		{"unknown key, nothing close", minimal + "optim:\n  learning_rate: 0.1\n", []string{"bad.yaml:3:", `unknown field "optim.learning_rate"`}},
+		{"unknown section", minimal + "\nalgorithm: {}\n", []string{"bad.yaml:3:", `unknown field "algorithm"`}},
+		{"unknown key in a list entry", minimal + "rewards:\n  - {name: x, wieght: 1}\n", []string{"bad.yaml:3:", `unknown field "rewards[0].wieght"`, `"rewards[0].weight"`}},
+		{"word for an integer", minimal + "train: {steps: ten}\n", []string{"bad.yaml:2:", "field train.steps", `want an integer, got "ten"`}},
+		{"fraction for an integer", minimal + "train: {steps: 1.5}\n", []string{"field train.steps", "want an integer"}},
+		{"word for a number", minimal + "optim:\n  lr: fast\n", []string{"bad.yaml:3:", "field optim.lr", "want a number"}},
+		{"number for a string", minimal + "objective: 3\n", []string{"bad.yaml:2:", "field objective", "want a string"}},
+		{"word for a bool", minimal + "algo: {drop_zero_signal: maybe}\n", []string{"field algo.drop_zero_signal", "want true or false"}},
+		{"list for a section", minimal + "run: [1, 2]\n", []string{"bad.yaml:2:", "field run", "mapping"}},
+		{"mapping for a scalar", minimal + "optim: {lr: {a: 1}}\n", []string{"field optim.lr", "single value"}},
+		{"lr out of range, line of the value", minimal + "optim:\n  schedule: cosine\n  lr: 2\n", []string{"bad.yaml:4: field optim.lr: 2 must be in (0, 1)"}},
+		{"bad enum", minimal + "optim: {schedule: linear}\n", []string{"bad.yaml:2:", "field optim.schedule", `"linear" is not one of constant, constant_with_warmup, cosine, cosine_with_min_lr`}},
+		{"bad preset", minimal + "model: {preset: huge}\n", []string{"field model.preset", `"huge"`}},
+		{"bad objective", minimal + "objective: ppo\n", []string{"field objective", `"ppo"`}},
+		{"bad task", "data: {task: chess, train: gen:1}\n", []string{"bad.yaml:1: field data.task", `"chess"`}},
+		{"heads not dividing d", minimal + "model: {heads: 3}\n", []string{"bad.yaml:2: field model.heads", "3 must divide d 128"}},
+		{"odd head width", minimal + "model: {heads: 128}\n", []string{"field model.heads", "even head width"}},
+		{"warmup past steps", minimal + "optim: {warmup: 5000}\n", []string{"field optim.warmup", "train.steps 1000"}},
+		{"negative seed", minimal + "run: {seed: -1}\n", []string{"field run.seed", "-1 must be >= 0"}},
+		{"zero batch", minimal + "train: {batch: 0}\n", []string{"field train.batch", "0 must be >= 1"}},
+		{"beta1 of 1", minimal + "optim: {beta1: 1}\n", []string{"field optim.beta1", "[0, 1)"}},
+		{"negative clip", minimal + "optim: {clip_norm: -0.5}\n", []string{"field optim.clip_norm"}},
+		{"infinite weight decay", minimal + "optim: {weight_decay: .inf}\n", []string{"field optim.weight_decay"}},
+		{"negative eval_n", "data: {task: text, train: a.txt, eval_n: -1}\n", []string{"field data.eval_n"}},
+		{"negative temperature", minimal + "sample: {temperature: -1}\n", []string{"bad.yaml:2: field sample.temperature"}},
+		{"bad remasking", minimal + "sample: {remasking: topk}\n", []string{"field sample.remasking"}},
+		{"missing train", "data: {task: sudoku4x4}\n", []string{"field data.train", "required"}},
+		{"missing task and train", "", []string{"field data.task", "field data.train"}},
+		{"bad reward timeout", minimal + "rewards:\n  - {exec: [x], weight: 1, timeout: soon}\n", []string{"bad.yaml:3: field rewards[0].timeout", `"soon"`}},
+		{"rl without rewards", minimal + "objective: diffu_grpo\n", []string{"field rewards", "at least one reward"}},
+		{"malformed YAML", minimal + "train: {steps: 10\n", []string{"bad.yaml", "line"}},
+		{"tab indentation", "data:\n\ttask: x\n", []string{"bad.yaml", "line 2"}},
+		{"duplicate key", minimal + "train: {steps: 1}\ntrain: {steps: 2}\n", []string{"bad.yaml", "already defined"}},
 	}
 	for _, c := range cases {
 		_, err := Parse("bad.yaml", []byte(c.yaml), nil)
 		if err == nil {
-			t.Errorf("%q: accepted", c.yaml)
+			t.Errorf("%s: accepted %q", c.name, c.yaml)
 			continue
 		}
 		for _, w := range c.want {
 			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%q: error %q lacks %q", c.yaml, err, w)
+				t.Errorf("%s: error %q lacks %q", c.name, err, w)
 			}
 		}
 	}
 }
 
-func TestOverrides(t *testing.T) {
-	c, err := Parse("o.yaml", []byte(minimal), []string{"train.steps=42", "optim.lr=0.01", "run.name=x", "sample.temperature=1", "model.init_from="})
+func TestValidateReportsEveryProblemInSchemaOrder(t *testing.T) {
+	_, err := Parse("bad.yaml", []byte(minimal+"train: {steps: 0, batch: 0}\nrun: {seed: -3}\n"), nil)
+	var fes FieldErrors
+	if !errors.As(err, &fes) {
+		t.Fatalf("%v: want FieldErrors inside", err)
+	}
+	var got []string
+	for _, f := range fes {
+		got = append(got, f.Field)
+	}
+	// warmup 0 <= steps 0 is fine; steps and batch are not.
+	want := []string{"run.seed", "train.steps", "train.batch"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("fields %v, want %v (error %v)", got, want, err)
+	}
+	for _, w := range []string{"bad.yaml:3: field run.seed", "bad.yaml:2: field train.steps", "bad.yaml:2: field train.batch"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("%q lacks %q", err, w)
+		}
+	}
+}
+
+func TestOverridesApplyWithTypes(t *testing.T) {
+	file := minimal + "train: {steps: 10}\nrun: {name: fromfile}\n"
+	c, err := Parse("o.yaml", []byte(file), []string{
+		"train.steps=42",               // over the file's 10
+		"optim.lr=1e-2",                // exponent form
+		"sample.temperature=1",         // integer text into a float
+		"run.seed=9000000000",          // beyond int32
+		"run.name=2024",                // digits are text for a string field
+		"model.init_from=runs/a.db:50", // ':' kept
+		"data.eval=gen:5",              // '=' only splits once
+		"data.train=a=b.csv",
+		"algo.drop_zero_signal=true",
+		"model.preset=small",
+		"train.batch = 3", // spaces round the key
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Train.Steps != 42 || c.Optim.LR != 0.01 || c.Run.Name != "x" || c.Sample.Temperature != 1 {
-		t.Fatalf("%+v", c)
+	if c.Train.Steps != 42 || c.Optim.LR != 0.01 || c.Sample.Temperature != 1 || c.Run.Seed != 9000000000 ||
+		c.Run.Name != "2024" || c.Model.InitFrom != "runs/a.db:50" || c.Data.Eval != "gen:5" || c.Data.Train != "a=b.csv" ||
+		!c.Algo.DropZeroSignal || c.Model.Preset != "small" || c.Train.Batch != 3 {
+		t.Fatalf("overrides not applied: %+v", c)
 	}
+	c, err = Parse("o.yaml", []byte(minimal+"model: {init_from: x.db}\n"), []string{"model.init_from="})
+	if err != nil || c.Model.InitFrom != "" {
+		t.Fatalf("empty override: %q %v", c.Model.InitFrom, err)
+	}
+	c, err = Parse("o.yaml", []byte(minimal), []string{"model.preset=~", "model.d=64", "model.layers=2", "model.heads=2", "model.ff=96"})
+	if err != nil || c.Model.Preset != "" {
+		t.Fatalf("null override: %q %v", c.Model.Preset, err)
+	}
+}
+
+func TestBadOverridesSayWhichSet(t *testing.T) {
 	for o, want := range map[string]string{
-		"train.stepz=1":  `did you mean "train.steps"`,
-		"train.steps=ab": "want an integer",
-		"train=3":        "a section",
-		"noequals":       "key=value",
-		"optim.lr=5":     "optim.lr",
+		"train.stepz=1":            `--set train.stepz: unknown field "train.stepz" (did you mean "train.steps"?)`,
+		"OPTIM.lr=0.1":             `did you mean "optim"`,
+		"train.steps=ab":           `--set train.steps: want an integer, got "ab"`,
+		"train.steps=1.5":          "--set train.steps: want an integer",
+		"optim.lr=fast":            "--set optim.lr: want a number",
+		"algo.drop_zero_signal=no": `--set algo.drop_zero_signal: want true or false, got "no"`,
+		"train=3":                  "--set train: a section",
+		"train.steps.x=1":          "--set train.steps.x: train.steps is a single value",
+		"rewards=x":                "--set rewards: a list",
+		"noequals":                 "want key=value",
+		"=3":                       "want key=value",
+		"train.steps=[1, 2":        "--set train.steps: cannot read value",
+		"optim.lr=5":               "--set optim.lr=5: field optim.lr: 5 must be in (0, 1)",
+		"run.seed=-1":              "--set run.seed=-1: field run.seed",
+		"sample.remasking=topk":    "--set sample.remasking=topk: field sample.remasking",
 	} {
 		_, err := Parse("o.yaml", []byte(minimal), []string{o})
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("--set %s: %v, want %q", o, err, want)
 		}
-		if err != nil && !strings.Contains(o, "lr=5") && !strings.Contains(err.Error(), "--set") {
-			t.Errorf("--set %s: error %q does not say --set", o, err)
-		}
 	}
 }
 
 func TestYAMLRoundTrip(t *testing.T) {
-	c, err := Load("sudoku-sft.yaml", []string{"optim.lr=0.00123"})
+	text := minimal + `objective: unigrpo
+rewards:
+  - {name: sudoku_cells, weight: 1.0}
+  - {exec: [python3, r.py, --strict], weight: 0.5, timeout: 2s, failure_score: -1}
+algo: {drop_zero_signal: true, beta: 0.01, advantage: loo}
+model: {preset: "", d: 64, layers: 2, heads: 4, ff: 96, init_from: "runs/x.db:7"}
+run: {name: "007", seed: 0}
+`
+	c, err := Parse("rt.yaml", []byte(text), []string{"optim.lr=0.00123", "optim.eps=1e-12"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,36 +242,132 @@ func TestYAMLRoundTrip(t *testing.T) {
 	}
 	back, err := Parse("stored", y, nil)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v\n%s", err, y)
 	}
 	if !reflect.DeepEqual(c, back) {
 		t.Fatalf("round trip:\n%+v\n%+v", c, back)
 	}
+	// An empty list of rewards is no rewards, before and after storing.
+	c, err = Parse("rt.yaml", []byte(minimal+"rewards: []\n"), nil)
+	if err != nil || c.Rewards != nil {
+		t.Fatalf("rewards: [] gave %#v, %v", c.Rewards, err)
+	}
 }
 
-func TestPresets(t *testing.T) {
-	s, err := Model{Preset: "small", FF: 100}.Resolved()
-	if err != nil || s != (ModelShape{D: 256, Layers: 6, Heads: 8, FF: 100}) {
+func TestPresetsResolve(t *testing.T) {
+	want := map[string]ModelShape{
+		"tiny":  {D: 128, Layers: 4, Heads: 4, FF: 384},
+		"small": {D: 256, Layers: 6, Heads: 8, FF: 768},
+		"base":  {D: 512, Layers: 8, Heads: 8, FF: 1536},
+	}
+	if !reflect.DeepEqual(Presets(), want) {
+		t.Fatalf("presets %v", Presets())
+	}
+	for name, shape := range want {
+		if s, err := (Model{Preset: name}).Resolved(); err != nil || s != shape {
+			t.Errorf("%s: %v %v", name, s, err)
+		}
+	}
+	s, err := Model{Preset: "small", FF: 100, Layers: 2}.Resolved()
+	if err != nil || s != (ModelShape{D: 256, Layers: 2, Heads: 8, FF: 100}) {
 		t.Fatal(s, err)
 	}
-	if _, err := (Model{D: 64, Layers: 2, Heads: 4, FF: 96}).Resolved(); err != nil {
+	if s, err := (Model{D: 64, Layers: 2, Heads: 4, FF: 96}).Resolved(); err != nil || s != (ModelShape{64, 2, 4, 96}) {
+		t.Fatal(s, err)
+	}
+	if _, err := (Model{D: 64, Heads: 4}).Resolved(); err == nil || !strings.Contains(err.Error(), "missing layers, ff") {
+		t.Fatalf("custom shape without layers and ff: %v", err)
+	}
+	if _, err := (Model{Preset: "huge"}).Resolved(); err == nil || !strings.Contains(err.Error(), `"huge"`) {
+		t.Fatalf("unknown preset: %v", err)
+	}
+	if _, err := (Model{Preset: "tiny", Heads: -2}).Resolved(); err == nil || !strings.Contains(err.Error(), "model.heads -2") {
+		t.Fatalf("negative heads: %v", err)
+	}
+}
+
+func TestCustomShapeNeedsEveryDimension(t *testing.T) {
+	_, err := Parse("m.yaml", []byte(minimal+"model:\n  preset: ''\n  d: 64\n"), nil)
+	if err == nil {
+		t.Fatal("custom shape with only d accepted")
+	}
+	for _, w := range []string{"field model.layers: required", "field model.heads: required", "field model.ff: required"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("%q lacks %q", err, w)
+		}
+	}
+	if strings.Contains(err.Error(), "model.d") {
+		t.Errorf("%q blames model.d, which was given", err)
+	}
+	// A negative dimension is reported once, not again as a bad head width.
+	_, err = Parse("m.yaml", []byte(minimal+"model: {d: -4}\n"), nil)
+	if err == nil || err.Error() != "m.yaml:2: field model.d: -4 must be >= 0" {
+		t.Errorf("negative d: %v", err)
+	}
+	c, err := Parse("m.yaml", []byte(minimal+"model: {preset: '', d: 64, layers: 2, heads: 2, ff: 96}\n"), nil)
+	if err != nil || c.Model.Preset != "" {
+		t.Fatalf("complete custom shape: %v", err)
+	}
+}
+
+func TestAnchorsAndMergeKeys(t *testing.T) {
+	text := minimal + "x-sched: &sched {schedule: constant, warmup: 3}\n"
+	if _, err := Parse("a.yaml", []byte(text), nil); err == nil || !strings.Contains(err.Error(), `unknown field "x-sched"`) {
+		t.Fatalf("stray anchor holder: %v", err)
+	}
+	text = minimal + "optim: &o {lr: 0.01, schedule: constant}\nsample: {temperature: &t 0.5}\nrollout: {temperature: *t}\n"
+	c, err := Parse("a.yaml", []byte(text), nil)
+	if err != nil || c.Rollout.Temperature != 0.5 || c.Sample.Temperature != 0.5 {
+		t.Fatalf("alias: %+v %v", c.Rollout, err)
+	}
+	text = "base: &b {task: countdown, train: gen:3}\n"
+	if _, err := Parse("a.yaml", []byte(text), nil); err == nil {
+		t.Fatal("unknown top-level key accepted")
+	}
+	text = "data: {<<: {task: countdown, traim: gen:3}}\n"
+	if _, err := Parse("a.yaml", []byte(text), nil); err == nil || !strings.Contains(err.Error(), `unknown field "data.traim"`) {
+		t.Fatalf("typo inside a merged mapping: %v", err)
+	}
+	c, err = Parse("a.yaml", []byte("data: {<<: {task: countdown, train: gen:3}, eval_n: 5}\n"), nil)
+	if err != nil || c.Data.Task != "countdown" || c.Data.Train != "gen:3" || c.Data.EvalN != 5 {
+		t.Fatalf("merge key: %+v %v", c.Data, err)
+	}
+}
+
+func TestEmptySectionsKeepDefaults(t *testing.T) {
+	c, err := Parse("e.yaml", []byte(minimal+"run:\noptim: {}\n"), nil)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if c.Run != defaultRun() || c.Optim != defaultOptim() {
+		t.Fatalf("empty sections changed defaults: %+v %+v", c.Run, c.Optim)
+	}
+}
+
+func TestLevenshteinAndSuggestions(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		d    int
+	}{{"", "", 0}, {"", "abc", 3}, {"kitten", "sitting", 3}, {"lrr", "lr", 1}, {"stpes", "steps", 2}, {"flaw", "lawn", 2}} {
+		if got := levenshtein(c.a, c.b); got != c.d {
+			t.Errorf("levenshtein(%q, %q) = %d, want %d", c.a, c.b, got, c.d)
+		}
+	}
+	keys := []string{"steps", "batch", "eval_every"}
+	for k, want := range map[string]string{"stpes": "steps", "BATCH": "batch", "evalevery": "eval_every", "epochs": ""} {
+		if got := closest(k, keys); got != want {
+			t.Errorf("closest(%q) = %q, want %q", k, got, want)
+		}
+	}
+	if keys[0] != "steps" {
+		t.Errorf("closest reordered its caller's slice: %v", keys)
 	}
 }
 
 func TestLoadMissingFile(t *testing.T) {
-	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"), nil)
-	if err == nil || !os.IsNotExist(errorsUnwrap(err)) {
+	path := filepath.Join(t.TempDir(), "nope.yaml")
+	_, err := Load(path, nil)
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), path) {
 		t.Fatalf("missing file: %v", err)
-	}
-}
-
-func errorsUnwrap(err error) error {
-	for {
-		u, ok := err.(interface{ Unwrap() error })
-		if !ok {
-			return err
-		}
-		err = u.Unwrap()
 	}
 }

@@ -38,6 +38,10 @@ type Rollout struct {
 	Cache       string  `yaml:"cache" mapstructure:"cache"`             // none | prefix | dual
 }
 
+func defaultRollout() Rollout {
+	return Rollout{Prompts: 4, Temperature: 0.9, Remasking: "low_confidence", Confidence: "prob", Cache: "none"}
+}
+
 // RewardSpec is one weighted reward: a registered name, or an exec plugin.
 type RewardSpec struct {
 	Name         string   `yaml:"name,omitempty" mapstructure:"name"`                   // a registered reward (remask reward list)
@@ -72,12 +76,18 @@ type Algo struct {
 	TMax           float64 `yaml:"t_max" mapstructure:"t_max"`                       // coupled_grpo
 }
 
+func defaultAlgo() Algo {
+	return Algo{Beta: -1, EpsLow: 0.5, EpsHigh: 0.5, PMaskPrompt: 0.15, RefSyncAlpha: 0.6, T: 1000, TMin: 0.2, TMax: 0.8}
+}
+
 // Run names the run and its randomness.
 type Run struct {
 	Name string `yaml:"name" mapstructure:"name"` // the run store is DIR/NAME.db
 	Dir  string `yaml:"dir" mapstructure:"dir"`   // folder of run stores
 	Seed int64  `yaml:"seed" mapstructure:"seed"` // every random draw derives from it
 }
+
+func defaultRun() Run { return Run{Name: "run", Dir: "runs", Seed: 1} }
 
 // Model is the transformer's shape.
 type Model struct {
@@ -93,6 +103,10 @@ type Model struct {
 	NormEps   float64 `yaml:"norm_eps" mapstructure:"norm_eps"`     // RMSNorm epsilon
 }
 
+func defaultModel() Model {
+	return Model{Preset: "tiny", Vocab: "char", MaxLen: 512, RopeTheta: 10000, NormEps: 1e-5}
+}
+
 // Data says what to train and evaluate on.
 type Data struct {
 	Task   string `yaml:"task" mapstructure:"task"`       // sudoku4x4 | countdown | text
@@ -101,6 +115,9 @@ type Data struct {
 	EvalN  int    `yaml:"eval_n" mapstructure:"eval_n"`   // examples per periodic eval, 0 = all
 	SeqLen int    `yaml:"seq_len" mapstructure:"seq_len"` // 0 = the shortest that fits the training data
 }
+
+// Task and Train have no defaults: a run must say what it trains on.
+func defaultData() Data { return Data{EvalN: 200} }
 
 // Optim is AdamW and its schedule.
 type Optim struct {
@@ -115,6 +132,10 @@ type Optim struct {
 	MinLRRatio  float64 `yaml:"min_lr_ratio" mapstructure:"min_lr_ratio"` // cosine_with_min_lr floor, as a fraction of lr
 }
 
+func defaultOptim() Optim {
+	return Optim{LR: 1e-3, WeightDecay: 0.1, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1, Schedule: "cosine", MinLRRatio: 0.1}
+}
+
 // Train is the loop.
 type Train struct {
 	Steps     int `yaml:"steps" mapstructure:"steps"`           // optimizer steps in all
@@ -126,6 +147,8 @@ type Train struct {
 	KeepEvery int `yaml:"keep_every" mapstructure:"keep_every"` // ... and, besides them, every step divisible by M (0 = none)
 	Threads   int `yaml:"threads" mapstructure:"threads"`       // cores to use, 0 = all
 }
+
+func defaultTrain() Train { return Train{Steps: 1000, Batch: 16, CkptEvery: 100, LogEvery: 10} }
 
 // Sample is how eval and `remask sample` decode.
 type Sample struct {
@@ -141,6 +164,10 @@ type Sample struct {
 	ReviseThreshold float64 `yaml:"revise_threshold" mapstructure:"revise_threshold"` // a committed token is replaced when another has at least this probability
 }
 
+func defaultSample() Sample {
+	return Sample{Remasking: "low_confidence", Confidence: "prob", Cache: "none", ReviseThreshold: 0.9}
+}
+
 // Edit is the edit-based curriculum (objective: edit).
 type Edit struct {
 	AlphaMax   float64 `yaml:"alpha_max" mapstructure:"alpha_max"`   // most edits per answer token
@@ -152,19 +179,23 @@ type Edit struct {
 	Start      float64 `yaml:"start" mapstructure:"start"`           // fraction of the run trained mask-only first
 }
 
-// Default is every field's default.
+func defaultEdit() Edit {
+	return Edit{AlphaMax: 0.1, Schedule: "uniform", Insert: 1, Delete: 1, Substitute: 1, Mix: 0.5, Start: 0.8}
+}
+
+// Default is every field's default; each section's defaults sit beside its type.
 func Default() Config {
 	return Config{
-		Run:       Run{Name: "run", Dir: "runs", Seed: 1},
-		Model:     Model{Preset: "tiny", Vocab: "char", MaxLen: 512, RopeTheta: 10000, NormEps: 1e-5},
-		Data:      Data{EvalN: 200},
+		Run:       defaultRun(),
+		Model:     defaultModel(),
+		Data:      defaultData(),
 		Objective: "sft",
-		Optim:     Optim{LR: 1e-3, WeightDecay: 0.1, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1, Schedule: "cosine", MinLRRatio: 0.1},
-		Train:     Train{Steps: 1000, Batch: 16, CkptEvery: 100, LogEvery: 10},
-		Sample:    Sample{Remasking: "low_confidence", Confidence: "prob", Cache: "none", ReviseThreshold: 0.9},
-		Rollout:   Rollout{Prompts: 4, Temperature: 0.9, Remasking: "low_confidence", Confidence: "prob", Cache: "none"},
-		Edit:      Edit{AlphaMax: 0.1, Schedule: "uniform", Insert: 1, Delete: 1, Substitute: 1, Mix: 0.5, Start: 0.8},
-		Algo:      Algo{Beta: -1, EpsLow: 0.5, EpsHigh: 0.5, PMaskPrompt: 0.15, RefSyncAlpha: 0.6, T: 1000, TMin: 0.2, TMax: 0.8},
+		Optim:     defaultOptim(),
+		Train:     defaultTrain(),
+		Sample:    defaultSample(),
+		Rollout:   defaultRollout(),
+		Algo:      defaultAlgo(),
+		Edit:      defaultEdit(),
 	}
 }
 
@@ -189,18 +220,36 @@ func (m Model) Resolved() (ModelShape, error) {
 			return s, fmt.Errorf("model.preset %q: want tiny, small, base or empty", m.Preset)
 		}
 		s = p
-	} else if m.D == 0 || m.Layers == 0 || m.Heads == 0 || m.FF == 0 {
-		return s, fmt.Errorf("model: without a preset, d, layers, heads and ff are all required")
+	} else if missing := m.missingShape(); len(missing) > 0 {
+		return s, fmt.Errorf("model: without a preset, d, layers, heads and ff are all required (missing %s)", strings.Join(missing, ", "))
 	}
 	for _, f := range []struct {
-		v   int
-		dst *int
-	}{{m.D, &s.D}, {m.Layers, &s.Layers}, {m.Heads, &s.Heads}, {m.FF, &s.FF}} {
+		name string
+		v    int
+		dst  *int
+	}{{"d", m.D, &s.D}, {"layers", m.Layers, &s.Layers}, {"heads", m.Heads, &s.Heads}, {"ff", m.FF, &s.FF}} {
+		if f.v < 0 {
+			return ModelShape{}, fmt.Errorf("model.%s %d: must be >= 0", f.name, f.v)
+		}
 		if f.v != 0 {
 			*f.dst = f.v
 		}
 	}
 	return s, nil
+}
+
+// missingShape names the shape fields left 0, which only a preset can fill.
+func (m Model) missingShape() []string {
+	var missing []string
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"d", m.D}, {"layers", m.Layers}, {"heads", m.Heads}, {"ff", m.FF}} {
+		if f.v == 0 {
+			missing = append(missing, f.name)
+		}
+	}
+	return missing
 }
 
 // YAML is the resolved config as stored in the run store; Parse reads it back

@@ -1,0 +1,278 @@
+package configs
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// FieldError is one invalid field: its dotted path (optim.lr, rewards[0].timeout)
+// and what is wrong with it.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e FieldError) Error() string { return fmt.Sprintf("field %s: %s", e.Field, e.Msg) }
+
+// FieldErrors are all the problems Validate found, in schema order. Parse
+// turns each field into a place: FILE:LINE, or the --set that gave the value.
+type FieldErrors []FieldError
+
+func (es FieldErrors) Error() string {
+	parts := make([]string, len(es))
+	for i, e := range es {
+		parts[i] = e.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+// problems collects FieldErrors in the order the checks run.
+type problems struct{ errs FieldErrors }
+
+func (p *problems) bad(field, format string, args ...any) {
+	p.errs = append(p.errs, FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *problems) oneOf(field, v string, allowed ...string) bool {
+	if slices.Contains(allowed, v) {
+		return true
+	}
+	p.bad(field, "%q is not one of %s", v, strings.Join(allowed, ", "))
+	return false
+}
+
+func (p *problems) atLeast(field string, v, lo int) {
+	if v < lo {
+		p.bad(field, "%d must be >= %d", v, lo)
+	}
+}
+
+// nonNegative also rejects NaN and infinities, which no field means.
+func (p *problems) nonNegative(field string, v float64) {
+	if !(v >= 0) || math.IsInf(v, 0) {
+		p.bad(field, "%g must be a finite number >= 0", v)
+	}
+}
+
+// inRange checks lo <= v <= hi, with open ends where asked.
+func (p *problems) inRange(field string, v, lo, hi float64, openLo, openHi bool) {
+	ok := v >= lo && v <= hi && !(openLo && v == lo) && !(openHi && v == hi)
+	if !ok {
+		l, r := "[", "]"
+		if openLo {
+			l = "("
+		}
+		if openHi {
+			r = ")"
+		}
+		p.bad(field, "%g must be in %s%g, %g%s", v, l, lo, hi, r)
+	}
+}
+
+// Validate checks ranges, enums and required fields. The error is a
+// FieldErrors naming every bad field.
+func (c Config) Validate() error {
+	var p problems
+	c.validateRun(&p)
+	c.validateModel(&p)
+	c.validateData(&p)
+	p.oneOf("objective", c.Objective, "mdlm", "sft", "edit", "diffu_grpo", "unigrpo", "coupled_grpo")
+	c.validateOptim(&p)
+	c.validateTrain(&p)
+	c.validateSample(&p)
+	c.validateRollout(&p)
+	c.validateRewards(&p)
+	c.validateAlgo(&p)
+	c.validateEdit(&p)
+	if len(p.errs) > 0 {
+		return p.errs
+	}
+	return nil
+}
+
+func (c Config) validateRun(p *problems) {
+	if c.Run.Name == "" || strings.ContainsAny(c.Run.Name, `/\:`) {
+		p.bad("run.name", "%q must be non-empty without / \\ or :", c.Run.Name)
+	}
+	if c.Run.Dir == "" {
+		p.bad("run.dir", "must not be empty")
+	}
+	if c.Run.Seed < 0 {
+		p.bad("run.seed", "%d must be >= 0", c.Run.Seed)
+	}
+}
+
+func (c Config) validateModel(p *problems) {
+	m := c.Model
+	shapeOK := true
+	if _, ok := Presets()[m.Preset]; m.Preset != "" && !ok {
+		p.bad("model.preset", "%q is not one of tiny, small, base or \"\" (then d, layers, heads and ff are required)", m.Preset)
+		shapeOK = false
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"model.d", m.D}, {"model.layers", m.Layers}, {"model.heads", m.Heads}, {"model.ff", m.FF}} {
+		if f.v < 0 {
+			p.bad(f.name, "%d must be >= 0", f.v)
+			shapeOK = false
+		}
+	}
+	if shapeOK && m.Preset == "" {
+		for _, name := range m.missingShape() {
+			p.bad("model."+name, "required when model.preset is empty (no preset to take it from)")
+			shapeOK = false
+		}
+	}
+	if shapeOK {
+		// Resolved cannot fail here: the preset is known and nothing is negative or missing.
+		s, _ := m.Resolved()
+		if s.D%s.Heads != 0 || (s.D/s.Heads)%2 != 0 {
+			p.bad("model.heads", "%d must divide d %d into an even head width (RoPE rotates pairs)", s.Heads, s.D)
+		}
+	}
+	p.oneOf("model.vocab", m.Vocab, "char")
+	if m.MaxLen < 8 || m.MaxLen > 1<<16 {
+		p.bad("model.max_len", "%d must be in [8, 65536]", m.MaxLen)
+	}
+	if !(m.RopeTheta > 0) || math.IsInf(m.RopeTheta, 0) {
+		p.bad("model.rope_theta", "%g must be a finite number > 0", m.RopeTheta)
+	}
+	p.inRange("model.norm_eps", m.NormEps, 0, 1, true, true)
+}
+
+func (c Config) validateData(p *problems) {
+	d := c.Data
+	if d.Task == "" {
+		p.bad("data.task", "required (sudoku4x4, countdown or text)")
+	} else {
+		p.oneOf("data.task", d.Task, "sudoku4x4", "countdown", "text")
+	}
+	if d.Train == "" {
+		p.bad("data.train", "required (gen:N or a file)")
+	}
+	p.atLeast("data.eval_n", d.EvalN, 0)
+	if d.SeqLen < 0 || d.SeqLen > c.Model.MaxLen {
+		p.bad("data.seq_len", "%d must be in [0, model.max_len %d]", d.SeqLen, c.Model.MaxLen)
+	}
+}
+
+func (c Config) validateOptim(p *problems) {
+	o := c.Optim
+	p.inRange("optim.lr", o.LR, 0, 1, true, true)
+	p.nonNegative("optim.weight_decay", o.WeightDecay)
+	p.inRange("optim.beta1", o.Beta1, 0, 1, false, true)
+	p.inRange("optim.beta2", o.Beta2, 0, 1, false, true)
+	p.inRange("optim.eps", o.Eps, 0, 1, true, true)
+	p.nonNegative("optim.clip_norm", o.ClipNorm)
+	p.oneOf("optim.schedule", o.Schedule, "constant", "constant_with_warmup", "cosine", "cosine_with_min_lr")
+	if o.Warmup < 0 || o.Warmup > c.Train.Steps {
+		p.bad("optim.warmup", "%d must be in [0, train.steps %d]", o.Warmup, c.Train.Steps)
+	}
+	p.inRange("optim.min_lr_ratio", o.MinLRRatio, 0, 1, false, false)
+}
+
+func (c Config) validateTrain(p *problems) {
+	t := c.Train
+	p.atLeast("train.steps", t.Steps, 1)
+	p.atLeast("train.batch", t.Batch, 1)
+	p.atLeast("train.eval_every", t.EvalEvery, 0)
+	p.atLeast("train.ckpt_every", t.CkptEvery, 0)
+	p.atLeast("train.log_every", t.LogEvery, 0)
+	p.atLeast("train.keep_last", t.KeepLast, 0)
+	p.atLeast("train.keep_every", t.KeepEvery, 0)
+	p.atLeast("train.threads", t.Threads, 0)
+}
+
+func (c Config) validateSample(p *problems) {
+	s := c.Sample
+	p.atLeast("sample.gen_length", s.GenLength, 0)
+	p.atLeast("sample.steps", s.Steps, 0)
+	p.atLeast("sample.block", s.Block, 0)
+	p.nonNegative("sample.temperature", s.Temperature)
+	p.oneOf("sample.remasking", s.Remasking, "low_confidence", "random")
+	p.oneOf("sample.confidence", s.Confidence, "prob", "margin", "neg_entropy")
+	p.inRange("sample.threshold", s.Threshold, 0, 1, false, false)
+	p.oneOf("sample.cache", s.Cache, "none", "prefix", "dual")
+	p.atLeast("sample.revise", s.Revise, 0)
+	p.inRange("sample.revise_threshold", s.ReviseThreshold, 0, 1, true, false)
+}
+
+func (c Config) validateRollout(p *problems) {
+	r := c.Rollout
+	p.atLeast("rollout.workers", r.Workers, 0)
+	p.atLeast("rollout.group", r.Group, 0)
+	if r.Group == 1 {
+		p.bad("rollout.group", "1 gives every completion a zero advantage; use 2 or more (or 0 for the default)")
+	}
+	p.atLeast("rollout.prompts", r.Prompts, 1)
+	p.atLeast("rollout.gen_length", r.GenLength, 0)
+	p.atLeast("rollout.steps", r.Steps, 0)
+	p.atLeast("rollout.block", r.Block, 0)
+	p.nonNegative("rollout.temperature", r.Temperature)
+	p.oneOf("rollout.remasking", r.Remasking, "low_confidence", "random")
+	p.oneOf("rollout.confidence", r.Confidence, "prob", "margin", "neg_entropy")
+	p.inRange("rollout.threshold", r.Threshold, 0, 1, false, false)
+	p.oneOf("rollout.cache", r.Cache, "none", "prefix", "dual")
+}
+
+func (c Config) validateRewards(p *problems) {
+	for i, r := range c.Rewards {
+		at := fmt.Sprintf("rewards[%d]", i)
+		if (r.Name == "") == (len(r.Exec) == 0) {
+			p.bad(at, "give exactly one of name (see remask reward list) and exec")
+		}
+		if r.Timeout != "" {
+			if d, err := time.ParseDuration(r.Timeout); err != nil || d <= 0 {
+				p.bad(at+".timeout", "%q is not a positive duration such as 2s", r.Timeout)
+			}
+		}
+		if math.IsNaN(r.Weight) || math.IsInf(r.Weight, 0) {
+			p.bad(at+".weight", "%g must be finite", r.Weight)
+		}
+		if math.IsNaN(r.FailureScore) || math.IsInf(r.FailureScore, 0) {
+			p.bad(at+".failure_score", "%g must be finite", r.FailureScore)
+		}
+	}
+	rl := c.Objective == "diffu_grpo" || c.Objective == "unigrpo" || c.Objective == "coupled_grpo"
+	if rl && len(c.Rewards) == 0 {
+		p.bad("rewards", "objective %s needs at least one reward", c.Objective)
+	}
+}
+
+func (c Config) validateAlgo(p *problems) {
+	a := c.Algo
+	p.atLeast("algo.mu", a.Mu, 0)
+	if !(a.Beta >= 0 || a.Beta == -1) || math.IsInf(a.Beta, 0) {
+		p.bad("algo.beta", "%g must be >= 0 (or -1 for the algorithm's default)", a.Beta)
+	}
+	p.inRange("algo.eps_low", a.EpsLow, 0, 1, false, true)
+	p.nonNegative("algo.eps_high", a.EpsHigh)
+	p.inRange("algo.p_mask_prompt", a.PMaskPrompt, 0, 1, false, false)
+	if a.Advantage != "" {
+		p.oneOf("algo.advantage", a.Advantage, "mean", "group_norm", "loo")
+	}
+	p.atLeast("algo.ref_sync_every", a.RefSyncEvery, 0)
+	p.inRange("algo.ref_sync_alpha", a.RefSyncAlpha, 0, 1, false, false)
+	p.atLeast("algo.t", a.T, 1)
+	if !(a.TMin > 0 && a.TMin <= a.TMax && a.TMax < 1) {
+		p.bad("algo.t_min", "need 0 < t_min %g <= t_max %g < 1", a.TMin, a.TMax)
+	}
+}
+
+func (c Config) validateEdit(p *problems) {
+	e := c.Edit
+	p.inRange("edit.alpha_max", e.AlphaMax, 0, 1, false, false)
+	p.oneOf("edit.schedule", e.Schedule, "uniform", "linear")
+	p.nonNegative("edit.insert", e.Insert)
+	p.nonNegative("edit.delete", e.Delete)
+	p.nonNegative("edit.substitute", e.Substitute)
+	if e.Insert == 0 && e.Delete == 0 && e.Substitute == 0 {
+		p.bad("edit", "insert, delete and substitute are all 0; give at least one a share")
+	}
+	p.inRange("edit.mix", e.Mix, 0, 1, false, false)
+	p.inRange("edit.start", e.Start, 0, 1, false, false)
+}
