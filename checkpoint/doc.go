@@ -17,5 +17,6 @@
 // whole or absent and the previous one is untouched. Every tensor carries a
 // CRC-32C of its bytes, verified on load. Files that are not run stores, or
 // that are truncated or corrupt, give errors wrapping ErrNotRunStore or
-// ErrCorrupt, never a panic.
+// ErrCorrupt, never a panic or a hang: Open walks the file's page tree before
+// bbolt maps it, because bbolt follows a corrupt page cycle forever.
 package checkpoint

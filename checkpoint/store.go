@@ -189,6 +189,10 @@ func open(path string, readOnly bool) (s *Store, err error) {
 	if fi.Size() == 0 {
 		return nil, fmt.Errorf("%s is empty: %w", path, ErrNotRunStore)
 	}
+	// bbolt trusts its pages; check them before it maps the file.
+	if err := checkFile(path); err != nil {
+		return nil, err
+	}
 	defer guard(path, &err, debug.SetPanicOnFault(true))
 	db, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: lockTimeout, ReadOnly: readOnly})
 	if err != nil {
@@ -285,14 +289,14 @@ func decodeTensor(name string, b []byte) (Tensor, error) {
 		t.Shape = append(t.Shape, d)
 		n *= d
 		if n > len(b) {
-			return t, fmt.Errorf("tensor %s: %w (shape %v larger than its record)", name, ErrCorrupt, t.Shape)
+			return t, fmt.Errorf("tensor %s: %w (%w: shape %v larger than its record)", name, ErrChecksum, ErrCorrupt, t.Shape)
 		}
 	}
 	off := headerSize + 4*nd
 	sum := binary.LittleEndian.Uint32(b[off:])
 	raw := b[off+4:]
 	if len(raw) != 4*n {
-		return t, fmt.Errorf("tensor %s: %w (shape %v wants %d bytes, record has %d)", name, ErrCorrupt, t.Shape, 4*n, len(raw))
+		return t, fmt.Errorf("tensor %s: %w (%w: shape %v wants %d bytes, record has %d)", name, ErrChecksum, ErrCorrupt, t.Shape, 4*n, len(raw))
 	}
 	if crc32.Checksum(raw, castagnoli) != sum {
 		return t, fmt.Errorf("tensor %s: %w", name, ErrChecksum)

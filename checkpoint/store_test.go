@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"encoding/binary"
 	"errors"
 	"math"
 	"os"
@@ -29,7 +30,8 @@ func sampleCheckpoint(step int) *Checkpoint {
 		Step: step, Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), OptimStep: step,
 		Weights: []Tensor{
 			{Name: "w", Shape: []int{2, 3}, Data: []float32{1, -2.5, negZero, float32(math.NaN()), float32(math.Inf(1)), 1e-40}},
-			{Name: "g", Shape: []int{2}, Data: []float32{0.5, 7}},
+			// NaNs with payloads and sign bits must come back bit for bit.
+			{Name: "g", Shape: []int{4}, Data: []float32{0.5, 7, math.Float32frombits(0x7fc0_1234), math.Float32frombits(0xffa0_0001)}},
 		},
 		Optim:   []Tensor{{Name: "adam.m/w", Shape: []int{2, 3}, Data: make([]float32, 6)}},
 		RNG:     []byte("rng"),
@@ -157,13 +159,31 @@ func TestTruncatedStore(t *testing.T) {
 	}
 	s.Close()
 	full, _ := os.ReadFile(p)
-	for _, cut := range []int{1, 100, 4096, 4096 + 17, len(full) / 2, len(full) - 4096, len(full) - 1} {
+	// bbolt grows the file ahead of use; the pages in use end at the
+	// high-water mark of the newer meta (meta field at +40 after the page
+	// header). A cut below it loses pages and must be refused; a cut in the
+	// slack above it loses nothing and must read back whole.
+	ps, _, _ := activeRoot(t, full)
+	le := binary.LittleEndian
+	hwm := le.Uint64(full[16+40:])
+	if le.Uint64(full[ps+16+48:]) > le.Uint64(full[16+48:]) {
+		hwm = le.Uint64(full[ps+16+40:])
+	}
+	used := int(hwm * ps)
+	cuts := []int{1, 100, 4096, 4096 + 17, used / 2, used - int(ps), used - 1, used, (used + len(full)) / 2, len(full) - 1}
+	for _, cut := range cuts {
 		if cut <= 0 || cut >= len(full) {
 			continue
 		}
 		tp := filepath.Join(t.TempDir(), "cut.db")
 		os.WriteFile(tp, full[:cut], 0o644)
-		readAll(tp) // must not panic
+		err := readAll(tp)
+		switch {
+		case cut < used && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrNotRunStore):
+			t.Errorf("cut at %d of %d used bytes: %v, want ErrCorrupt or ErrNotRunStore", cut, used, err)
+		case cut >= used && err != nil:
+			t.Errorf("cut at %d, above the %d used bytes: %v", cut, used, err)
+		}
 	}
 }
 
@@ -195,6 +215,9 @@ func TestInUse(t *testing.T) {
 	defer s.Close()
 	if _, err := Open(p); !errors.Is(err, ErrInUse) {
 		t.Fatalf("second writer: %v, want ErrInUse", err)
+	}
+	if _, err := OpenReadOnly(p); !errors.Is(err, ErrInUse) {
+		t.Fatalf("reader beside a writer: %v, want ErrInUse", err)
 	}
 	if _, err := Create(p, Meta{}); !errors.Is(err, ErrExists) {
 		t.Fatalf("create over existing: %v", err)
@@ -326,5 +349,64 @@ func TestReadOnlyDirectory(t *testing.T) {
 	defer os.Chmod(dir, 0o755)
 	if _, err := Create(filepath.Join(dir, "a.db"), Meta{}); err == nil || !strings.Contains(err.Error(), dir) {
 		t.Fatalf("create in read-only dir: %v", err)
+	}
+}
+
+// Saving a step again replaces the whole checkpoint, tensors it no longer has
+// included.
+func TestSaveReplacesStep(t *testing.T) {
+	s, _ := newStore(t)
+	defer s.Close()
+	if err := s.Save(sampleCheckpoint(7)); err != nil {
+		t.Fatal(err)
+	}
+	again := &Checkpoint{Step: 7, Weights: []Tensor{{Name: "w", Shape: []int{1}, Data: []float32{42}}}}
+	if err := s.Save(again); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Load(7)
+	if err != nil || len(got.Weights) != 1 || got.Weights[0].Data[0] != 42 || len(got.Optim) != 0 || got.RNG != nil {
+		t.Fatalf("after replace: %+v %v", got, err)
+	}
+	if steps, _ := s.Steps(); !reflect.DeepEqual(steps, []int{7}) {
+		t.Fatalf("steps %v", steps)
+	}
+	// A tensor whose data does not fill its shape is refused before anything is written.
+	bad := &Checkpoint{Step: 8, Weights: []Tensor{{Name: "short", Shape: []int{2, 2}, Data: []float32{1}}}}
+	if err := s.Save(bad); err == nil || !strings.Contains(err.Error(), "short") {
+		t.Fatalf("short tensor: %v", err)
+	}
+	if steps, _ := s.Steps(); len(steps) != 1 {
+		t.Fatalf("failed save left steps %v", steps)
+	}
+}
+
+// A record whose bytes do not match its shape is a checksum failure that
+// names the tensor and the step.
+func TestLoadShapeMismatch(t *testing.T) {
+	s, p := newStore(t)
+	s.Save(sampleCheckpoint(5))
+	s.Close()
+	db, err := bolt.Open(p, 0o644, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bCkpt).Bucket(stepKey(5))
+		rec := b.Get([]byte("w/g"))
+		return b.Put([]byte("w/g"), append([]byte(nil), rec[:len(rec)-4]...)) // drop one float
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err = OpenReadOnly(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = s.Load(5)
+	if !errors.Is(err, ErrChecksum) || !strings.Contains(err.Error(), "tensor g") || !strings.Contains(err.Error(), "step 5") {
+		t.Fatalf("short record: %v", err)
 	}
 }
