@@ -48,14 +48,22 @@ func TensorStats(t Tensor) Stats {
 	}
 	s.Norm = math.Sqrt(sumSq)
 	s.Mean = sum / float64(n)
-	s.Std = math.Sqrt(math.Max(0, sumSq/float64(n)-s.Mean*s.Mean))
+	// A second pass for the variance: E[x²]-mean² cancels badly when the
+	// mean is large against the spread (a bias or a LayerNorm gain near 1).
+	var dev float64
+	for _, v := range t.Data {
+		if x := float64(v); !math.IsNaN(x) && !math.IsInf(x, 0) {
+			dev += (x - s.Mean) * (x - s.Mean)
+		}
+	}
+	s.Std = math.Sqrt(dev / float64(n))
 	return s
 }
 
 // TensorDiff is how one tensor changed between two checkpoints.
 type TensorDiff struct {
 	Name        string  `json:"name"`
-	RelChange   float64 `json:"rel_change"` // ||b - a|| / ||a||
+	RelChange   float64 `json:"rel_change"` // ||b - a|| / ||a||, or ||b - a|| when a is all zeros
 	MaxAbsDiff  float64 `json:"max_abs_diff"`
 	OnlyIn      string  `json:"only_in,omitempty"` // "a" or "b" when the other lacks it
 	ShapeChange string  `json:"shape_change,omitempty"`
