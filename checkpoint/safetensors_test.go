@@ -112,11 +112,11 @@ func TestStatsAndDiff(t *testing.T) {
 	if s.NaN != 1 || s.Inf != 1 || s.Mean != 1 || s.Min != -1 || s.Max != 3 || math.Abs(s.Norm-math.Sqrt(11)) > 1e-12 || math.Abs(s.Std-math.Sqrt(11.0/3-1)) > 1e-12 {
 		t.Fatalf("%+v", s)
 	}
-	// Values near 1e4 with a spread of 1e-3: E[x²]-mean² would lose it all in
-	// float64 rounding of 1e8-sized squares; the std is 1e-3 by hand.
-	near := TensorStats(Tensor{Name: "g", Shape: []int{2}, Data: []float32{10000, 10000.001953125}})
-	if math.Abs(near.Std-0.0009765625) > 1e-12 {
-		t.Fatalf("std of near-equal values %g, want 0.0009765625", near.Std)
+	// Three float32 neighbours at 1e4, one ulp (2^-10) apart: the std is
+	// 2^-10·sqrt(2/3) by hand; E[x²]-mean² in float64 is off by 0.4% here.
+	near := TensorStats(Tensor{Name: "g", Shape: []int{3}, Data: []float32{10000, 10000.0009765625, 10000.001953125}})
+	if want := math.Ldexp(math.Sqrt(2.0/3), -10); math.Abs(near.Std-want) > 1e-15 {
+		t.Fatalf("std of neighbouring values %.17g, want %.17g", near.Std, want)
 	}
 	a := &Checkpoint{Weights: []Tensor{{Name: "w", Shape: []int{2}, Data: []float32{3, 4}}, {Name: "gone", Shape: []int{1}, Data: []float32{1}}}}
 	b := &Checkpoint{Weights: []Tensor{{Name: "w", Shape: []int{2}, Data: []float32{3, 5}}, {Name: "new", Shape: []int{1}, Data: []float32{1}}}}
