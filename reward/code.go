@@ -44,10 +44,16 @@ func codeFormat(c Completion) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if r.OK() {
+	switch {
+	case r.OK():
 		return 1, nil
+	case r.ExitCode == 1 && (strings.Contains(string(r.Stderr), "SyntaxError") || strings.Contains(string(r.Stderr), "ValueError")):
+		return 0.5, nil // it is there but does not parse
 	}
-	return 0.5, nil
+	// Anything else (timeout, a limit, a sandbox failure) says nothing about
+	// the completion: report it, so that it gets the failure score, instead
+	// of scoring it as unparsable.
+	return 0, fmt.Errorf("code_format: syntax check did not finish (exit %d, %s, timed out %v): %.200s", r.ExitCode, r.Signal, r.TimedOut, r.Stderr)
 }
 
 // The harness runs the solution, then each test on its own, printing one line

@@ -26,7 +26,7 @@ func TestCodeRewards(t *testing.T) {
 		{"```python\ndef add(a, b):\n    while True: pass\n```", 1, 0},
 		{"```python\nimport os\nos.system('touch /etc/pwned')\ndef add(a, b):\n    return a + b\n```", 1, 2.0 / 3},
 	}
-	SandboxLimits.Wall = 3 * time.Second
+	SandboxLimits.Wall = 10 * time.Second // generous: CI runs packages side by side on 2 cores
 	SandboxLimits.CPU = time.Second
 	for _, c := range cases {
 		f := score(t, "code_format", Completion{Text: c.text, Ref: ref})
