@@ -42,34 +42,38 @@ func EncodeSFT(t *Tokenizer, ex Example, seqLen int) (Sequence, error) {
 	return Sequence{IDs: ids, PromptLen: len(p)}, nil
 }
 
-// EncodePretrain lays out <bos> text <eos> and pads with <pad>, which the
-// key-padding mask hides.
+// EncodePretrain lays out <bos> prompt+answer <eos> and pads with <pad>,
+// which the key-padding mask hides. PromptLen is 0: pretraining may mask
+// any position.
 func EncodePretrain(t *Tokenizer, ex Example, seqLen int) (Sequence, error) {
 	x, err := t.Encode(ex.Prompt + ex.Answer)
 	if err != nil {
-		return Sequence{}, err
+		return Sequence{}, fmt.Errorf("text: %w", err)
 	}
 	if n := len(x) + 2; n > seqLen {
-		return Sequence{}, fmt.Errorf("text of %d tokens + <bos> + <eos> exceeds the sequence length %d", len(x), seqLen)
+		return Sequence{}, fmt.Errorf("text (%d tokens) + <bos> + <eos> = %d exceeds the sequence length %d", len(x), n, seqLen)
 	}
-	ids := append(append([]int{BOSID}, x...), EOSID)
-	real := len(ids)
+	ids := make([]int, seqLen) // zero is <pad>
+	ids[0] = BOSID
+	copy(ids[1:], x)
+	ids[len(x)+1] = EOSID
+	real := len(x) + 2
 	var valid []bool
 	if real < seqLen {
 		valid = make([]bool, seqLen)
-		for i := range valid {
-			valid[i] = i < real
+		for i := range real {
+			valid[i] = true
 		}
-	}
-	for len(ids) < seqLen {
-		ids = append(ids, PadID)
 	}
 	return Sequence{IDs: ids, Valid: valid}, nil
 }
 
 // SeqLenFor is the shortest length that fits every example with <bos> and
-// one <eos>.
+// one <eos> (for EncodeSFT and EncodePretrain alike).
 func SeqLenFor(t *Tokenizer, exs []Example) (int, error) {
+	if len(exs) == 0 {
+		return 0, fmt.Errorf("sequence length: no examples")
+	}
 	n := 0
 	for i, ex := range exs {
 		p, err := t.Encode(ex.Prompt + ex.Answer)
@@ -82,14 +86,24 @@ func SeqLenFor(t *Tokenizer, exs []Example) (int, error) {
 }
 
 // Cursor is a position in the epoch stream: resuming from it replays the
-// same batches.
+// same batches. Pos counts the examples of epoch Epoch already handed out.
 type Cursor struct {
 	Epoch int `json:"epoch"`
 	Pos   int `json:"pos"`
 }
 
+// Check reports whether the cursor can belong to a stream over n examples
+// (a resume against a dataset of another size cannot replay the run).
+func (c Cursor) Check(n int) error {
+	if c.Epoch < 0 || c.Pos < 0 || c.Pos > n {
+		return fmt.Errorf("data cursor epoch %d pos %d does not fit a dataset of %d examples", c.Epoch, c.Pos, n)
+	}
+	return nil
+}
+
 // Iterator hands out batches of example indices, each epoch a fresh
-// permutation drawn from (seed, epoch).
+// permutation drawn from an RNG seeded by (seed, epoch), so a cursor alone
+// says where the stream stands.
 type Iterator struct {
 	n, batch int
 	seed     int64
@@ -97,9 +111,14 @@ type Iterator struct {
 	perm     []int
 }
 
-// NewIterator starts at cursor c.
+// NewIterator starts at cursor c over n examples. A cursor that Check would
+// reject is not trusted: a negative one starts at epoch 0, one past the end
+// of its epoch starts the next.
 func NewIterator(n, batch int, seed int64, c Cursor) *Iterator {
-	it := &Iterator{n: n, batch: batch, seed: seed, cur: c}
+	if c.Epoch < 0 || c.Pos < 0 {
+		c = Cursor{}
+	}
+	it := &Iterator{n: max(n, 0), batch: max(batch, 0), seed: seed, cur: c}
 	it.perm = it.permutation(c.Epoch)
 	return it
 }
@@ -108,8 +127,12 @@ func (it *Iterator) permutation(epoch int) []int {
 	return rand.New(rand.NewPCG(uint64(it.seed), uint64(epoch)<<8|0x49)).Perm(it.n)
 }
 
-// Next returns the next batch of indices; a batch may span two epochs.
+// Next returns the next batch of indices; a batch may span two epochs. With
+// no examples or a batch size of 0 it returns nil.
 func (it *Iterator) Next() []int {
+	if it.n == 0 || it.batch == 0 {
+		return nil
+	}
 	out := make([]int, 0, it.batch)
 	for len(out) < it.batch {
 		if it.cur.Pos >= it.n {

@@ -9,48 +9,71 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
 
 // Load resolves a dataset spec for a task: "gen:N" generates N examples from
-// seed, anything else is a file in the task's format.
+// seed (sudoku4x4 and countdown); anything else is a file path read in the
+// task's format (sudoku4x4: CSV; countdown and text: JSONL).
 func Load(task, spec string, seed int64) ([]Example, error) {
+	if strings.TrimSpace(spec) == "" {
+		return nil, fmt.Errorf("dataset for task %q: empty spec, want gen:N or a file path", task)
+	}
 	if rest, ok := strings.CutPrefix(spec, "gen:"); ok {
 		n, err := strconv.Atoi(rest)
 		if err != nil || n < 1 {
-			return nil, fmt.Errorf("dataset %q: want gen:N with N >= 1", spec)
+			return nil, fmt.Errorf("dataset %q: want gen:N with N a whole number >= 1", spec)
 		}
-		rng := rand.New(rand.NewPCG(uint64(seed), 0x67656e)) // "gen"
+		rng := rand.New(rand.NewPCG(uint64(seed), 0x67656e)) // stream "gen"
+		var exs []Example
 		switch task {
 		case "sudoku4x4":
-			return GenerateSudoku4x4(rng, n, 0, 0), nil
+			exs = GenerateSudoku4x4(rng, n, 0, 0)
 		case "countdown":
-			return GenerateCountdown(rng, n), nil
+			exs = GenerateCountdown(rng, n)
+		default:
+			return nil, fmt.Errorf("dataset %q: task %q has no generator (sudoku4x4 and countdown do)", spec, task)
 		}
-		return nil, fmt.Errorf("dataset %q: task %q has no generator", spec, task)
+		if len(exs) < n {
+			return nil, fmt.Errorf("dataset %q: only %d distinct %s examples exist at the default settings", spec, len(exs), task)
+		}
+		return exs, nil
 	}
+	ext := strings.ToLower(filepath.Ext(spec))
 	switch task {
 	case "sudoku4x4":
+		if ext == ".jsonl" || ext == ".json" {
+			return nil, fmt.Errorf("dataset %s: task sudoku4x4 reads d1's CSV (Puzzle,Solution), not %s", spec, ext)
+		}
 		return LoadSudokuCSV(spec)
 	case "countdown":
+		if ext == ".csv" {
+			return nil, fmt.Errorf("dataset %s: task countdown reads d1's JSONL ({\"input\", \"output\"}), not CSV", spec)
+		}
 		return LoadCountdownJSONL(spec)
 	case "text":
+		if ext == ".csv" {
+			return nil, fmt.Errorf("dataset %s: task text reads JSONL ({\"prompt\", \"answer\"}), not CSV", spec)
+		}
 		return LoadPromptAnswerJSONL(spec)
 	}
-	return nil, fmt.Errorf("dataset %q: unknown task %q", spec, task)
+	return nil, fmt.Errorf("dataset %q: unknown task %q (want sudoku4x4, countdown or text)", spec, task)
 }
 
 // LoadSudokuCSV reads d1's sudoku CSV: a header with Puzzle and Solution
-// columns (any case, other columns ignored), 16 digits each, 0 = empty.
+// columns (any case; Quizzes/Solutions also accepted; other columns
+// ignored), then one row per puzzle, 16 digits each, 0 = empty in the
+// puzzle. Every row must have as many fields as the header, the solution
+// must be a valid grid and agree with the puzzle's givens.
 func LoadSudokuCSV(path string) ([]Example, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("load sudoku CSV: %w", err)
 	}
 	defer f.Close()
-	r := csv.NewReader(f)
-	r.FieldsPerRecord = -1
+	r := csv.NewReader(f) // FieldsPerRecord 0: every row as wide as the header
 	fail := func(line int, format string, args ...any) error {
 		return fmt.Errorf("load sudoku CSV %s line %d: %s", path, line, fmt.Sprintf(format, args...))
 	}
@@ -61,6 +84,7 @@ func LoadSudokuCSV(path string) ([]Example, error) {
 	if err != nil {
 		return nil, csvError(path, err)
 	}
+	headerLine, _ := r.FieldPos(0)
 	pc, sc := -1, -1
 	for i, h := range header {
 		switch strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))) {
@@ -71,7 +95,7 @@ func LoadSudokuCSV(path string) ([]Example, error) {
 		}
 	}
 	if pc < 0 || sc < 0 {
-		return nil, fail(1, "header %q lacks Puzzle and Solution columns", strings.Join(header, ","))
+		return nil, fail(headerLine, "header %q lacks Puzzle and Solution columns", strings.Join(header, ","))
 	}
 	var out []Example
 	for {
@@ -83,19 +107,19 @@ func LoadSudokuCSV(path string) ([]Example, error) {
 			return nil, csvError(path, err)
 		}
 		line, _ := r.FieldPos(0)
-		if len(rec) <= max(pc, sc) {
-			return nil, fail(line, "%d columns, want at least %d", len(rec), max(pc, sc)+1)
-		}
 		p, s := strings.TrimSpace(rec[pc]), strings.TrimSpace(rec[sc])
-		if err := checkDigits(p, '0'); err != nil {
-			return nil, fail(line, "puzzle: %v", err)
+		if err := checkDigits("puzzle", p, '0'); err != nil {
+			return nil, fail(line, "%v", err)
 		}
-		if err := checkDigits(s, '1'); err != nil {
-			return nil, fail(line, "solution: %v", err)
+		if err := checkDigits("solution", s, '1'); err != nil {
+			return nil, fail(line, "%v", err)
+		}
+		if !validGrid(s) {
+			return nil, fail(line, "solution %s is not a valid grid (each row, column and 2x2 box must hold 1-4 once)", s)
 		}
 		for i := range p {
 			if p[i] != '0' && p[i] != s[i] {
-				return nil, fail(line, "solution disagrees with the puzzle at cell %d", i+1)
+				return nil, fail(line, "solution %s disagrees with puzzle %s at cell %d", s, p, i+1)
 			}
 		}
 		out = append(out, SudokuExample(p, s))
@@ -106,13 +130,14 @@ func LoadSudokuCSV(path string) ([]Example, error) {
 	return out, nil
 }
 
-func checkDigits(s string, lo byte) error {
+// checkDigits: s is 16 digits from lo to 4.
+func checkDigits(what, s string, lo byte) error {
 	if len(s) != 16 {
-		return fmt.Errorf("%q has %d characters, want 16 digits", s, len(s))
+		return fmt.Errorf("%s %q has %d characters, want 16 digits", what, s, len(s))
 	}
 	for i := 0; i < 16; i++ {
 		if s[i] < lo || s[i] > '4' {
-			return fmt.Errorf("%q: character %d is %q, want a digit %c-4", s, i+1, s[i], lo)
+			return fmt.Errorf("%s %q: character %d is %q, want a digit %c-4", what, s, i+1, s[i], lo)
 		}
 	}
 	return nil
@@ -126,16 +151,21 @@ func csvError(path string, err error) error {
 	return fmt.Errorf("load sudoku CSV %s: %w", path, err)
 }
 
-// eachJSONLine calls fn with every non-blank line of a JSONL file and its
-// 1-based number.
-func eachJSONLine(path, what string, fn func(line int, raw map[string]json.RawMessage) error) error {
+// maxJSONLine bounds one JSONL line (a guard against reading a binary file
+// as one enormous line).
+const maxJSONLine = 16 << 20
+
+// eachJSONLine calls fn with every non-blank line of a JSONL file, parsed as
+// a JSON object, and its 1-based number; errors come back naming the file
+// and line.
+func eachJSONLine(path, what string, fn func(raw map[string]json.RawMessage) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("load %s: %w", what, err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 16<<20)
+	sc.Buffer(make([]byte, 64*1024), maxJSONLine)
 	n, count := 0, 0
 	for sc.Scan() {
 		n++
@@ -144,24 +174,28 @@ func eachJSONLine(path, what string, fn func(line int, raw map[string]json.RawMe
 			continue
 		}
 		var raw map[string]json.RawMessage
-		if err := json.Unmarshal([]byte(text), &raw); err != nil {
+		if err := json.Unmarshal([]byte(text), &raw); err != nil || raw == nil {
+			if err == nil {
+				err = errors.New("null")
+			}
 			return fmt.Errorf("load %s %s line %d: not a JSON object: %v", what, path, n, err)
 		}
-		if err := fn(n, raw); err != nil {
+		if err := fn(raw); err != nil {
 			return fmt.Errorf("load %s %s line %d: %w", what, path, n, err)
 		}
 		count++
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("load %s %s after line %d: %w", what, path, n, err)
+		return fmt.Errorf("load %s %s line %d: %w", what, path, n+1, err)
 	}
 	if count == 0 {
-		return fmt.Errorf("load %s %s: no examples", what, path)
+		return fmt.Errorf("load %s %s: no examples (the file is empty or blank)", what, path)
 	}
 	return nil
 }
 
-// stringField reads a field that may be a JSON string or number.
+// stringField reads a field that may be a JSON string or number (d1 writes
+// the countdown target as a string, others as a number).
 func stringField(raw map[string]json.RawMessage, name string, required bool) (string, error) {
 	v, ok := raw[name]
 	if !ok {
@@ -181,11 +215,13 @@ func stringField(raw map[string]json.RawMessage, name string, required bool) (st
 	return "", fmt.Errorf("field %q is %s, want a string", name, string(v))
 }
 
-// LoadCountdownJSONL reads d1's countdown JSONL, {"input": "30,100,93",
-// "output": "23"}, with an optional "answer" expression.
+// LoadCountdownJSONL reads d1's countdown JSONL, one {"input": "30,100,93",
+// "output": "23"} per line (output may also be a JSON number), with an
+// optional "answer": a solution expression, which must be correct. Blank
+// lines are skipped; other fields are ignored.
 func LoadCountdownJSONL(path string) ([]Example, error) {
 	var out []Example
-	err := eachJSONLine(path, "countdown JSONL", func(line int, raw map[string]json.RawMessage) error {
+	err := eachJSONLine(path, "countdown JSONL", func(raw map[string]json.RawMessage) error {
 		in, err := stringField(raw, "input", true)
 		if err != nil {
 			return err
@@ -210,21 +246,27 @@ func LoadCountdownJSONL(path string) ([]Example, error) {
 		if err != nil {
 			return fmt.Errorf("output %q is not an integer", outS)
 		}
-		out = append(out, CountdownExample(nums, target, answer))
+		ex := CountdownExample(nums, target, answer)
+		if answer != "" && !(Countdown{}).Correct(ex, answer) {
+			return fmt.Errorf("answer %q does not make %d from the numbers %s, each used once", answer, target, in)
+		}
+		out = append(out, ex)
 		return nil
 	})
 	return out, err
 }
 
-// LoadPromptAnswerJSONL reads {"prompt": ..., "answer": ...} lines.
+// LoadPromptAnswerJSONL reads {"prompt": ..., "answer": ...} lines for the
+// text task; "prompt" is required, a missing "answer" reads as "". Ref holds
+// {"answer": answer}.
 func LoadPromptAnswerJSONL(path string) ([]Example, error) {
 	var out []Example
-	err := eachJSONLine(path, "prompt/answer JSONL", func(line int, raw map[string]json.RawMessage) error {
+	err := eachJSONLine(path, "prompt/answer JSONL", func(raw map[string]json.RawMessage) error {
 		p, err := stringField(raw, "prompt", true)
 		if err != nil {
 			return err
 		}
-		a, err := stringField(raw, "answer", true)
+		a, err := stringField(raw, "answer", false)
 		if err != nil {
 			return err
 		}
@@ -232,38 +274,4 @@ func LoadPromptAnswerJSONL(path string) ([]Example, error) {
 		return nil
 	})
 	return out, err
-}
-
-// WriteSudokuCSV writes d1's format.
-func WriteSudokuCSV(w io.Writer, exs []Example) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write([]string{"Puzzle", "Solution"}); err != nil {
-		return err
-	}
-	for _, ex := range exs {
-		p, _ := ex.Ref["puzzle"].(string)
-		s, _ := ex.Ref["solution"].(string)
-		if err := cw.Write([]string{p, s}); err != nil {
-			return err
-		}
-	}
-	cw.Flush()
-	return cw.Error()
-}
-
-// WriteCountdownJSONL writes d1's format plus the "answer" expression.
-func WriteCountdownJSONL(w io.Writer, exs []Example) error {
-	enc := json.NewEncoder(w)
-	for _, ex := range exs {
-		nums, _ := ex.Ref["numbers"].([]int)
-		parts := make([]string, len(nums))
-		for i, n := range nums {
-			parts[i] = strconv.Itoa(n)
-		}
-		rec := map[string]string{"input": strings.Join(parts, ","), "output": strconv.Itoa(ex.Ref["target"].(int)), "answer": ex.Answer}
-		if err := enc.Encode(rec); err != nil {
-			return err
-		}
-	}
-	return nil
 }

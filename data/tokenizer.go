@@ -3,6 +3,7 @@ package data
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Special token ids, fixed for every vocabulary.
@@ -32,12 +33,17 @@ type Tokenizer struct {
 	ids   map[rune]int
 }
 
-// NewCharTokenizer builds a tokenizer over the characters of charset.
+// NewCharTokenizer builds a tokenizer over the characters of charset, in
+// order, after the four special tokens. The charset must be valid UTF-8
+// without repeated characters.
 func NewCharTokenizer(charset string) (*Tokenizer, error) {
 	t := &Tokenizer{vocab: append([]string(nil), specials...), ids: map[rune]int{}}
-	for _, r := range charset {
+	for off, r := range charset {
+		if r == utf8.RuneError && !strings.HasPrefix(charset[off:], string(utf8.RuneError)) {
+			return nil, fmt.Errorf("tokenizer: charset byte %d (0x%02x) is not valid UTF-8", off, charset[off])
+		}
 		if _, dup := t.ids[r]; dup {
-			return nil, fmt.Errorf("tokenizer: character %q appears twice in the charset", r)
+			return nil, fmt.Errorf("tokenizer: character %q at charset byte %d appears twice", r, off)
 		}
 		t.ids[r] = len(t.vocab)
 		t.vocab = append(t.vocab, string(r))
@@ -62,10 +68,16 @@ func TokenizerFromVocab(vocab []string) (*Tokenizer, error) {
 		}
 	}
 	var cs strings.Builder
+	first := map[string]int{}
 	for i, v := range vocab[len(specials):] {
-		if len([]rune(v)) != 1 {
-			return nil, fmt.Errorf("tokenizer: vocab entry %d is %q, want one character", i+len(specials), v)
+		id := i + len(specials)
+		if utf8.RuneCountInString(v) != 1 || !utf8.ValidString(v) {
+			return nil, fmt.Errorf("tokenizer: vocab entry %d is %q, want one character", id, v)
 		}
+		if j, dup := first[v]; dup {
+			return nil, fmt.Errorf("tokenizer: vocab entries %d and %d are both %q", j, id, v)
+		}
+		first[v] = id
 		cs.WriteString(v)
 	}
 	return NewCharTokenizer(cs.String())
@@ -77,6 +89,8 @@ func (t *Tokenizer) Vocab() []string { return append([]string(nil), t.vocab...) 
 // Size is the vocabulary size.
 func (t *Tokenizer) Size() int { return len(t.vocab) }
 
+// The special ids are the same for every tokenizer; the methods let code
+// that holds a tokenizer avoid the package constants.
 func (t *Tokenizer) PadID() int  { return PadID }
 func (t *Tokenizer) MaskID() int { return MaskID }
 func (t *Tokenizer) BOSID() int  { return BOSID }
@@ -88,6 +102,9 @@ func (t *Tokenizer) Encode(s string) ([]int, error) {
 	for off, r := range s {
 		id, ok := t.ids[r]
 		if !ok {
+			if r == utf8.RuneError && !strings.HasPrefix(s[off:], string(utf8.RuneError)) {
+				return nil, fmt.Errorf("byte %d (0x%02x) is not valid UTF-8", off, s[off])
+			}
 			return nil, fmt.Errorf("character %q at byte %d is not in the vocabulary", r, off)
 		}
 		out = append(out, id)
@@ -95,7 +112,8 @@ func (t *Tokenizer) Encode(s string) ([]int, error) {
 	return out, nil
 }
 
-// Decode renders ids, special tokens by name.
+// Decode renders ids, special tokens by name and ids outside the vocabulary
+// as "<N>" (it never fails: it is for logs and debugging).
 func (t *Tokenizer) Decode(ids []int) string {
 	var b strings.Builder
 	for _, id := range ids {
