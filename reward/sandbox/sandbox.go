@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // Limits bound one run.
@@ -204,18 +205,6 @@ func MaybeChild() {
 			fail("setrlimit %d: %v", res, err)
 		}
 	}
-	if lim.CPU > 0 {
-		setrl(syscall.RLIMIT_CPU, uint64((lim.CPU+time.Second-1)/time.Second))
-	}
-	if lim.Memory > 0 {
-		setrl(syscall.RLIMIT_AS, uint64(lim.Memory))
-	}
-	if lim.FileSize > 0 {
-		setrl(syscall.RLIMIT_FSIZE, uint64(lim.FileSize))
-	}
-	if lim.Procs > 0 {
-		setrl(6 /* RLIMIT_NPROC */, uint64(lim.Procs))
-	}
 	if os.Geteuid() == 0 {
 		if err := syscall.Setgroups([]int{}); err != nil {
 			fail("setgroups: %v", err)
@@ -231,8 +220,40 @@ func MaybeChild() {
 	if err != nil {
 		fail("%v", err)
 	}
-	env := []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8"}
-	fail("exec %s: %v", path, syscall.Exec(path, s.Argv, env))
+	// Everything execve needs is built now: once RLIMIT_AS is below what this
+	// Go process has already mapped, it can allocate nothing more (the runtime
+	// dies with "cannot allocate memory"), so the limit goes on last and the
+	// exec is a raw system call.
+	pathp, err := syscall.BytePtrFromString(path)
+	if err != nil {
+		fail("%v", err)
+	}
+	argvp, err := syscall.SlicePtrFromStrings(s.Argv)
+	if err != nil {
+		fail("%v", err)
+	}
+	envp, err := syscall.SlicePtrFromStrings([]string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8"})
+	if err != nil {
+		fail("%v", err)
+	}
+	if lim.CPU > 0 {
+		setrl(syscall.RLIMIT_CPU, uint64((lim.CPU+time.Second-1)/time.Second))
+	}
+	if lim.FileSize > 0 {
+		setrl(syscall.RLIMIT_FSIZE, uint64(lim.FileSize))
+	}
+	if lim.Procs > 0 {
+		setrl(6 /* RLIMIT_NPROC */, uint64(lim.Procs))
+	}
+	if lim.Memory > 0 {
+		rl := syscall.Rlimit{Cur: uint64(lim.Memory), Max: uint64(lim.Memory)}
+		if _, _, e := syscall.RawSyscall(syscall.SYS_SETRLIMIT, syscall.RLIMIT_AS, uintptr(unsafe.Pointer(&rl)), 0); e != 0 {
+			os.Exit(125)
+		}
+	}
+	_, _, e := syscall.RawSyscall(syscall.SYS_EXECVE, uintptr(unsafe.Pointer(pathp)), uintptr(unsafe.Pointer(&argvp[0])), uintptr(unsafe.Pointer(&envp[0])))
+	_ = e
+	os.Exit(126) // execve failed; nothing more can safely be allocated to say why
 }
 
 func fail(format string, args ...any) {
