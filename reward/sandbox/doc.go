@@ -1,16 +1,19 @@
 // Package sandbox runs untrusted, model-written programs for rewards: each
-// run gets its own temporary directory, CPU-time, memory, file-size and
-// process-count limits, no network, a private /tmp, and is killed with its
-// whole process group at the wall-clock timeout; the directory is removed
-// afterwards.
+// run gets its own directory (removed afterwards), CPU-time, memory,
+// file-size and process-count limits, no network, and is killed with
+// everything it started at the wall-clock timeout.
 //
-// How: the calling binary re-executes itself as a small helper (Run sets an
+// How: Run re-executes the calling binary as a small helper (it sets an
 // environment variable; the binary's main, or a test's TestMain, must call
-// MaybeChild first thing). The helper starts in new mount and network
-// namespaces (as root; elsewhere it says so in Result.Isolation), mounts a
-// fresh tmpfs over /tmp, /var/tmp and /dev/shm, sets the rlimits, drops to
-// an unprivileged user id of the run's own when it is root (RLIMIT_NPROC does
-// not bind root, and counts per user), and execs the program in the work
-// directory; in its own PID namespace, everything the program started dies
-// with it.
+// MaybeChild first thing). Go's os/exec cannot set rlimits or mounts on a
+// child, and /usr/bin/prlimit would neither mount nor change user, so the
+// helper does it, then execs the program. As root the helper starts in new
+// mount, network, PID and IPC namespaces: every mount is made read-only but
+// the run's directory, /tmp, /var/tmp and /dev/shm get an empty tmpfs each,
+// /proc shows only the run, and the program runs as a user id of the run's
+// own (RLIMIT_NPROC does not bind root and counts per user, so a fork bomb
+// needs a fresh user to be stopped). Not root, it asks for the same
+// namespaces inside a user namespace, the program keeping no capabilities;
+// where the kernel refuses that it logs a warning once and runs the program
+// with the rlimits and the timeout only (Result.Isolation says which).
 package sandbox

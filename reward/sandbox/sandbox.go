@@ -6,14 +6,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
+	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
+
+	"github.com/rs/zerolog"
 )
 
 // Limits bound one run.
@@ -22,7 +26,7 @@ type Limits struct {
 	CPU      time.Duration // RLIMIT_CPU
 	Memory   int64         // RLIMIT_AS, bytes
 	FileSize int64         // RLIMIT_FSIZE, bytes
-	Procs    int           // RLIMIT_NPROC for the sandbox user
+	Procs    int           // RLIMIT_NPROC: processes and threads of the run's user
 	Output   int           // bytes of stdout and of stderr kept
 }
 
@@ -31,106 +35,194 @@ func DefaultLimits() Limits {
 	return Limits{Wall: 5 * time.Second, CPU: 2 * time.Second, Memory: 512 << 20, FileSize: 1 << 20, Procs: 32, Output: 64 << 10}
 }
 
+// Isolation levels, as Result.Isolation reports them.
+const (
+	// IsolatedRoot: run as root, so new mount, network, PID and IPC namespaces,
+	// a read-only file system but for the run's directory and a private /tmp,
+	// and a user id of the run's own.
+	IsolatedRoot = "namespaces, own user"
+	// IsolatedUserNS: not root, but the kernel lets us create a user
+	// namespace: the same namespaces and read-only file system, the program
+	// running as our own user without capabilities.
+	IsolatedUserNS = "namespaces in a user namespace"
+	// NotIsolated: neither; only the rlimits and the timeout apply.
+	NotIsolated = "none: no namespaces (not root and no user namespaces); the program can use the network and write wherever our user can"
+)
+
 // Result is what one run did.
 type Result struct {
 	ExitCode  int    // -1 when killed by a signal
 	Signal    string // the signal that ended it, if any
-	TimedOut  bool   // killed at the wall-clock limit
+	TimedOut  bool   // killed at the wall-clock limit (or when the context ended)
+	OutOfCPU  bool   // killed at the CPU-time limit
 	Stdout    []byte
 	Stderr    []byte
-	Isolation string // "namespaces" or why the run is not isolated
-	UID       int    // the user the program ran as (a fresh one per run as root)
+	Isolation string        // one of IsolatedRoot, IsolatedUserNS, NotIsolated
+	UID       int           // the user id the program ran as, as the host sees it
+	Elapsed   time.Duration // wall-clock time of the run
 }
 
 // OK reports a clean exit with status 0.
-func (r Result) OK() bool { return r.ExitCode == 0 && !r.TimedOut }
+func (r Result) OK() bool { return r.ExitCode == 0 && !r.TimedOut && !r.OutOfCPU }
+
+// Sandbox runs programs under Limits, logging once if it cannot isolate them.
+type Sandbox struct {
+	Limits Limits
+	Log    zerolog.Logger
+
+	noUserNS atomic.Bool // a user namespace was refused once: do not try again
+	warnOnce sync.Once
+}
+
+// New returns a sandbox with the given limits.
+func New(lim Limits, log zerolog.Logger) *Sandbox { return &Sandbox{Limits: lim, Log: log} }
+
+// Run executes argv in a fresh directory holding files (name -> content),
+// feeding stdin, under lim; it is New(lim, nop logger).Run.
+func Run(ctx context.Context, argv []string, files map[string][]byte, stdin []byte, lim Limits) (Result, error) {
+	return New(lim, zerolog.Nop()).Run(ctx, argv, files, stdin)
+}
 
 const envChild = "REMASK_SANDBOX_CHILD"
 
 type childSpec struct {
-	Argv     []string
-	Dir      string
-	Limits   Limits
-	Isolated bool
-	UID      int
+	Argv   []string
+	Dir    string
+	Limits Limits
+	Mode   string // Isolation
+	UID    int    // root mode: the user to become
+	Procs  int    // RLIMIT_NPROC to set
 }
 
 var runSeq atomic.Int64
 
-// runUID is an unprivileged user id of its own for each run: RLIMIT_NPROC
-// counts a user's processes system-wide, so runs (and the dead processes of
-// earlier runs) sharing one user would eat each other's limit.
+// runUID is an unprivileged user id of its own for each run as root:
+// RLIMIT_NPROC counts a user's processes system-wide, so runs (and the dying
+// processes of earlier runs) sharing one user would eat each other's limit.
 func runUID() int {
 	return 200000 + int((int64(os.Getpid())*7919+runSeq.Add(1))%800000)
 }
 
+// scratch are the shared writable places that get a private, empty tmpfs.
+var scratch = []string{"/tmp", "/var/tmp", "/dev/shm"}
+
+// baseDir is where run directories go: not under a scratch place, which the
+// run sees replaced by an empty tmpfs.
+func baseDir(root bool) string {
+	if root {
+		return "/var/lib/remask-sandbox"
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "remask-sandbox")
+	}
+	return ""
+}
+
 // Run executes argv in a fresh directory holding files (name -> content),
-// feeding stdin.
-func Run(ctx context.Context, argv []string, files map[string][]byte, stdin []byte, lim Limits) (Result, error) {
+// feeding stdin. An error means the sandbox could not run the program at all;
+// what the program did (exit status, signal, timeout) is in the Result.
+func (s *Sandbox) Run(ctx context.Context, argv []string, files map[string][]byte, stdin []byte) (Result, error) {
 	if len(argv) == 0 {
 		return Result{}, fmt.Errorf("sandbox: empty command")
 	}
+	lim := s.Limits
 	root := os.Geteuid() == 0
-	// As root the run's /tmp is replaced by an empty tmpfs, so its own
-	// directory lives elsewhere, under a root-owned parent nobody can write.
-	base := ""
-	if root {
-		base = "/var/lib/remask-sandbox"
+	base := baseDir(root)
+	if base != "" {
 		if err := os.MkdirAll(base, 0o711); err != nil {
-			return Result{}, fmt.Errorf("sandbox: %w", err)
+			base = "" // fall back to the system temp dir
 		}
 	}
-	dir, err := os.MkdirTemp(base, "remask-sandbox-")
+	dir, err := os.MkdirTemp(base, "run-")
 	if err != nil {
-		return Result{}, fmt.Errorf("sandbox: %w", err)
+		return Result{}, fmt.Errorf("sandbox: create the run directory: %w", err)
 	}
 	defer os.RemoveAll(dir)
 	for name, body := range files {
 		p := filepath.Join(dir, filepath.Clean("/"+name)) // no escaping the directory
 		if err := os.MkdirAll(filepath.Dir(p), 0o777); err != nil {
-			return Result{}, fmt.Errorf("sandbox: %w", err)
+			return Result{}, fmt.Errorf("sandbox: write %s: %w", name, err)
 		}
 		if err := os.WriteFile(p, body, 0o666); err != nil {
-			return Result{}, fmt.Errorf("sandbox: %w", err)
+			return Result{}, fmt.Errorf("sandbox: write %s: %w", name, err)
 		}
 	}
-	uid := os.Geteuid()
+	spec := childSpec{Argv: argv, Dir: dir, Limits: lim, UID: os.Geteuid(), Procs: lim.Procs}
 	if root {
 		// the program runs as its own user: let it write in its directory only
-		uid = runUID()
-		if err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		spec.Mode, spec.UID = IsolatedRoot, runUID()
+		if err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
 			if err == nil {
-				err = os.Chown(p, uid, uid)
+				err = os.Lchown(p, spec.UID, spec.UID)
 			}
 			return err
 		}); err != nil {
-			return Result{}, fmt.Errorf("sandbox: %w", err)
+			return Result{}, fmt.Errorf("sandbox: hand the run directory to uid %d: %w", spec.UID, err)
 		}
 	}
 	self, err := os.Executable()
 	if err != nil {
-		return Result{}, fmt.Errorf("sandbox: %w", err)
+		return Result{}, fmt.Errorf("sandbox: find our own binary to re-execute: %w", err)
 	}
-	spec, _ := json.Marshal(childSpec{Argv: argv, Dir: dir, Limits: lim, Isolated: root, UID: uid})
-	cmd := exec.Command(self)
-	cmd.Env = []string{envChild + "=" + string(spec), "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + dir, "LANG=C.UTF-8"}
-	cmd.Dir = dir
-	cmd.Stdin = bytes.NewReader(stdin)
-	var stdout, stderr capped
-	stdout.max, stderr.max = lim.Output, lim.Output
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	res := Result{Isolation: "namespaces", UID: uid}
-	if root {
-		// A PID namespace too: the program is its init, so when it dies the
-		// kernel kills and reaps everything it started.
-		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWNS | syscall.CLONE_NEWNET | syscall.CLONE_NEWPID
-	} else {
-		res.Isolation = "none: not root, so no new network or mount namespace (rlimits and the timeout still apply)"
+	start := func(mode string) (*exec.Cmd, *capped, *capped, *os.File, error) {
+		spec.Mode = mode
+		if mode == NotIsolated && lim.Procs > 0 {
+			// without a user of its own, the limit counts all our processes
+			spec.Procs = processesOf(os.Geteuid()) + lim.Procs
+		}
+		raw, _ := json.Marshal(spec)
+		cmd := exec.Command(self)
+		cmd.Env = []string{envChild + "=" + string(raw), "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + dir, "LANG=C.UTF-8"}
+		cmd.Dir = dir
+		cmd.Stdin = bytes.NewReader(stdin)
+		stdout, stderr := &capped{max: lim.Output}, &capped{max: lim.Output}
+		cmd.Stdout, cmd.Stderr = stdout, stderr
+		// The helper reports a failure to set the sandbox up on fd 3, which the
+		// program never inherits, so a program cannot pass for the helper.
+		report, reportW, err := os.Pipe()
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		cmd.ExtraFiles = []*os.File{reportW}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		const ns = syscall.CLONE_NEWNS | syscall.CLONE_NEWNET | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC
+		switch mode {
+		case IsolatedRoot:
+			cmd.SysProcAttr.Cloneflags = ns
+		case IsolatedUserNS:
+			cmd.SysProcAttr.Cloneflags = ns | syscall.CLONE_NEWUSER
+			cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
+			cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
+		}
+		err = cmd.Start()
+		reportW.Close()
+		if err != nil {
+			report.Close()
+		}
+		return cmd, stdout, stderr, report, err
 	}
-	if err := cmd.Start(); err != nil {
-		return Result{}, fmt.Errorf("sandbox: start: %w", err)
+	mode := IsolatedRoot
+	if !root {
+		mode = IsolatedUserNS
+		if s.noUserNS.Load() {
+			mode = NotIsolated
+		}
 	}
+	t0 := time.Now()
+	cmd, stdout, stderr, report, err := start(mode)
+	if err != nil && mode == IsolatedUserNS {
+		s.noUserNS.Store(true)
+		s.warnOnce.Do(func() {
+			s.Log.Warn().Err(err).Msg("sandbox: the kernel refuses user namespaces, so model-written code runs without network or file-system isolation (rlimits and timeouts only); run as root for full isolation")
+		})
+		mode = NotIsolated
+		cmd, stdout, stderr, report, err = start(mode)
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("sandbox: start %q (%s): %w", argv[0], mode, err)
+	}
+	defer report.Close()
+	res := Result{Isolation: mode, UID: spec.UID}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	timer := time.NewTimer(lim.Wall)
@@ -148,16 +240,60 @@ func Run(ctx context.Context, argv []string, files map[string][]byte, stdin []by
 	if res.TimedOut {
 		waitErr = <-done
 	}
+	res.Elapsed = time.Since(t0)
 	res.Stdout, res.Stderr = stdout.Bytes(), stderr.Bytes()
 	res.ExitCode = cmd.ProcessState.ExitCode()
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		res.Signal = ws.Signal().String()
+		// RLIMIT_CPU sends SIGXCPU at the soft limit and SIGKILL at the hard
+		// one (equal here), in whole seconds. Nothing else of ours kills before
+		// the timeout, so a kill after most of that CPU time is the limit (the
+		// usage reported is sampled, a little under the kernel's own count).
+		used := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		sig := ws.Signal()
+		res.OutOfCPU = lim.CPU > 0 && (sig == syscall.SIGKILL || sig == syscall.SIGXCPU) && !res.TimedOut &&
+			used >= lim.CPU.Truncate(time.Second)*3/4
 	}
 	var ee *exec.ExitError
 	if waitErr != nil && !errors.As(waitErr, &ee) {
-		return res, fmt.Errorf("sandbox: %w", waitErr)
+		return res, fmt.Errorf("sandbox: wait for %q: %w", argv[0], waitErr)
+	}
+	report.SetReadDeadline(time.Now().Add(time.Second))
+	if msg, _ := io.ReadAll(io.LimitReader(report, 4096)); len(msg) > 0 {
+		return res, fmt.Errorf("sandbox: set up the run of %q (%s): %s", argv[0], mode, strings.TrimSpace(string(msg)))
 	}
 	return res, nil
+}
+
+// processesOf counts the live processes (threads included, as RLIMIT_NPROC
+// does) of a user.
+func processesOf(uid int) int {
+	ents, _ := os.ReadDir("/proc")
+	n := 0
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/status")
+		if err != nil {
+			continue
+		}
+		var mine bool
+		threads := 1
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			if len(f) > 1 && f[0] == "Uid:" {
+				mine = f[1] == strconv.Itoa(uid)
+			}
+			if len(f) > 1 && f[0] == "Threads:" {
+				threads, _ = strconv.Atoi(f[1])
+			}
+		}
+		if mine {
+			n += threads
+		}
+	}
+	return n
 }
 
 // capped keeps the first max bytes written to it.
@@ -171,92 +307,4 @@ func (c *capped) Write(p []byte) (int, error) {
 		c.Buffer.Write(p[:min(len(p), room)])
 	}
 	return len(p), nil
-}
-
-// MaybeChild turns the process into the sandbox helper when Run started it;
-// otherwise it returns at once. Call it first thing in main (and TestMain).
-func MaybeChild() {
-	raw, ok := os.LookupEnv(envChild)
-	if !ok {
-		return
-	}
-	runtime.LockOSThread() // namespaces and credentials are per thread until exec
-	var s childSpec
-	if err := json.Unmarshal([]byte(raw), &s); err != nil {
-		fail("bad spec: %v", err)
-	}
-	if s.Isolated {
-		// A private copy of the mount table, then fresh tmpfs over the shared
-		// scratch places, so the program can write nowhere but its directory.
-		if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
-			fail("make mounts private: %v", err)
-		}
-		for _, d := range []string{"/tmp", "/var/tmp", "/dev/shm"} {
-			if fi, err := os.Stat(d); err == nil && fi.IsDir() {
-				if err := syscall.Mount("tmpfs", d, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "size=16m"); err != nil {
-					fail("mount tmpfs on %s: %v", d, err)
-				}
-			}
-		}
-	}
-	lim := s.Limits
-	setrl := func(res int, v uint64) {
-		if err := syscall.Setrlimit(res, &syscall.Rlimit{Cur: v, Max: v}); err != nil {
-			fail("setrlimit %d: %v", res, err)
-		}
-	}
-	if os.Geteuid() == 0 {
-		if err := syscall.Setgroups([]int{}); err != nil {
-			fail("setgroups: %v", err)
-		}
-		if err := syscall.Setgid(s.UID); err != nil {
-			fail("setgid: %v", err)
-		}
-		if err := syscall.Setuid(s.UID); err != nil {
-			fail("setuid: %v", err)
-		}
-	}
-	path, err := exec.LookPath(s.Argv[0])
-	if err != nil {
-		fail("%v", err)
-	}
-	// Everything execve needs is built now: once RLIMIT_AS is below what this
-	// Go process has already mapped, it can allocate nothing more (the runtime
-	// dies with "cannot allocate memory"), so the limit goes on last and the
-	// exec is a raw system call.
-	pathp, err := syscall.BytePtrFromString(path)
-	if err != nil {
-		fail("%v", err)
-	}
-	argvp, err := syscall.SlicePtrFromStrings(s.Argv)
-	if err != nil {
-		fail("%v", err)
-	}
-	envp, err := syscall.SlicePtrFromStrings([]string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8"})
-	if err != nil {
-		fail("%v", err)
-	}
-	if lim.CPU > 0 {
-		setrl(syscall.RLIMIT_CPU, uint64((lim.CPU+time.Second-1)/time.Second))
-	}
-	if lim.FileSize > 0 {
-		setrl(syscall.RLIMIT_FSIZE, uint64(lim.FileSize))
-	}
-	if lim.Procs > 0 {
-		setrl(6 /* RLIMIT_NPROC */, uint64(lim.Procs))
-	}
-	if lim.Memory > 0 {
-		rl := syscall.Rlimit{Cur: uint64(lim.Memory), Max: uint64(lim.Memory)}
-		if _, _, e := syscall.RawSyscall(syscall.SYS_SETRLIMIT, syscall.RLIMIT_AS, uintptr(unsafe.Pointer(&rl)), 0); e != 0 {
-			os.Exit(125)
-		}
-	}
-	_, _, e := syscall.RawSyscall(syscall.SYS_EXECVE, uintptr(unsafe.Pointer(pathp)), uintptr(unsafe.Pointer(&argvp[0])), uintptr(unsafe.Pointer(&envp[0])))
-	_ = e
-	os.Exit(126) // execve failed; nothing more can safely be allocated to say why
-}
-
-func fail(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "sandbox: "+format+"\n", args...)
-	os.Exit(125)
 }
