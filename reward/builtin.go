@@ -1,11 +1,10 @@
 package reward
 
 import (
-	"math"
 	"regexp"
+	"strconv"
 	"strings"
-
-	"github.com/remask/remask/data"
+	"unicode/utf8"
 )
 
 func init() {
@@ -23,23 +22,25 @@ func init() {
 	Register("d1_gsm8k_xmlcount", func() Reward { return Func(gsm8kXMLCount) })
 }
 
+// answerTag is d1's re.findall(r"<answer>(.*?)</answer>", s, re.DOTALL).
 var answerTag = regexp.MustCompile(`(?s)<answer>(.*?)</answer>`)
 
-// answerText is the content of the last <answer>...</answer>; without tags
-// it is the whole completion when untagged is allowed, else ok is false.
+// answerText is the stripped content of the last <answer>...</answer>;
+// without tags it is the whole completion when untagged answers are allowed,
+// else ok is false.
 func answerText(s string, tagged bool) (string, bool) {
 	if m := answerTag.FindAllStringSubmatch(s, -1); len(m) > 0 {
-		return strings.TrimSpace(m[len(m)-1][1]), true
+		return pyStrip(m[len(m)-1][1]), true
 	}
 	if tagged {
 		return "", false
 	}
-	return strings.TrimSpace(s), true
+	return pyStrip(s), true
 }
 
 // sudokuCells is d1's sudoku reward: the fraction of the puzzle's empty cells
-// that the answer fills correctly, the answer's digits padded with 0 or cut
-// to 16; no answer (or no digit) scores 0.
+// (0 in the puzzle) that the answer fills correctly, the answer's digits
+// padded with 0 or cut to 16; no answer (or not one digit in it) scores 0.
 func sudokuCells(c Completion, tagged bool) (float64, error) {
 	puzzle, _ := c.Ref["puzzle"].(string)
 	solution, _ := c.Ref["solution"].(string)
@@ -50,10 +51,12 @@ func sudokuCells(c Completion, tagged bool) (float64, error) {
 	if !ok {
 		return 0, nil
 	}
-	var digits []byte
-	for _, ch := range []byte(ans) {
-		if ch >= '0' && ch <= '9' {
-			digits = append(digits, ch)
+	// Python compares characters, so a non-ASCII digit takes a cell (and
+	// never matches the solution's ASCII digit).
+	digits := make([]rune, 0, 16)
+	for _, r := range ans {
+		if pyIsDigit(r) {
+			digits = append(digits, r)
 		}
 	}
 	if len(digits) == 0 {
@@ -62,12 +65,11 @@ func sudokuCells(c Completion, tagged bool) (float64, error) {
 	for len(digits) < 16 {
 		digits = append(digits, '0')
 	}
-	digits = digits[:16]
 	empty, right := 0, 0
 	for i := 0; i < 16; i++ {
 		if puzzle[i] == '0' {
 			empty++
-			if digits[i] == solution[i] {
+			if digits[i] == rune(solution[i]) {
 				right++
 			}
 		}
@@ -78,55 +80,8 @@ func sudokuCells(c Completion, tagged bool) (float64, error) {
 	return float64(right) / float64(empty), nil
 }
 
-// countdown is d1's countdown reward: 1.0 for an equation that uses each
-// number once and equals the target (within 1e-5), 0.1 for an answer that is
-// there but wrong or unparsable, 0 for no answer.
-func countdown(c Completion, tagged bool) (float64, error) {
-	nums, ok1 := c.Ref["numbers"].([]int)
-	target, ok2 := c.Ref["target"].(int)
-	if !ok1 || !ok2 {
-		return 0, errMissingRef("numbers and target")
-	}
-	eq, ok := answerText(c.Text, tagged)
-	if !ok || (!tagged && eq == "") {
-		return 0, nil
-	}
-	v, used, err := data.EvalExpression(eq)
-	if err != nil || !sameNumbers(used, nums) {
-		return 0.1, nil
-	}
-	f, _ := v.Float64()
-	if math.Abs(f-float64(target)) < 1e-5 {
-		return 1, nil
-	}
-	return 0.1, nil
-}
-
-func sameNumbers(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	count := map[int]int{}
-	for _, x := range a {
-		count[x]++
-	}
-	for _, x := range b {
-		count[x]--
-	}
-	for _, n := range count {
-		if n != 0 {
-			return false
-		}
-	}
-	return true
-}
-
-type errMissingRef string
-
-func (e errMissingRef) Error() string { return "reference fields missing: " + string(e) }
-
 // d1's GSM8K rewards (Will Brown's GRPO demo as d1 uses it). The answer is
-// the text between the last "<answer>" and the next "</answer>", trimmed;
+// the text between the last "<answer>" and the next "</answer>", stripped;
 // without tags that is the whole completion, as in the published code.
 func gsm8kAnswer(s string) string {
 	if i := strings.LastIndex(s, "<answer>"); i >= 0 {
@@ -135,18 +90,29 @@ func gsm8kAnswer(s string) string {
 	if i := strings.Index(s, "</answer>"); i >= 0 {
 		s = s[:i]
 	}
-	return strings.TrimSpace(s)
+	return pyStrip(s)
 }
 
+// refAnswer is the reference answer; a raw GSM8K answer ("...#### 72") is
+// cut the way d1 prepares its data (the text after "####", stripped).
 func refAnswer(c Completion) (string, error) {
-	a, ok := c.Ref["answer"].(string)
-	if !ok {
-		return "", errMissingRef("answer")
+	var a string
+	switch v := c.Ref["answer"].(type) {
+	case string:
+		a = v
+	case int:
+		a = strconv.Itoa(v)
+	default:
+		return "", errMissingRef("answer (a string)")
+	}
+	if parts := strings.Split(a, "####"); len(parts) > 1 {
+		a = pyStrip(parts[1])
 	}
 	return a, nil
 }
 
-// gsm8kCorrect: 2.0 when the extracted answer equals the reference exactly.
+// gsm8kCorrect: 2.0 when the extracted answer equals the reference exactly
+// (as strings: "72.0" is not "72").
 func gsm8kCorrect(c Completion) (float64, error) {
 	a, err := refAnswer(c)
 	if err != nil {
@@ -158,15 +124,15 @@ func gsm8kCorrect(c Completion) (float64, error) {
 	return 0, nil
 }
 
-// gsm8kInt: 0.5 when the extracted answer is all ASCII digits (Python's
-// str.isdigit; an empty answer is not).
+// gsm8kInt: 0.5 when the extracted answer is all digits (Python's
+// str.isdigit: no sign, no point, not empty).
 func gsm8kInt(c Completion) (float64, error) {
 	a := gsm8kAnswer(c.Text)
 	if a == "" {
 		return 0, nil
 	}
 	for _, r := range a {
-		if r < '0' || r > '9' {
+		if !pyIsDigit(r) {
 			return 0, nil
 		}
 	}
@@ -174,8 +140,11 @@ func gsm8kInt(c Completion) (float64, error) {
 }
 
 var (
-	strictFormat = regexp.MustCompile(`(?s)^<reasoning>\n.*?\n</reasoning>\n<answer>\n.*?\n</answer>\n$`)
-	softFormat   = regexp.MustCompile(`(?s)^<reasoning>.*?</reasoning>\s*<answer>.*?</answer>`)
+	// Python's re.match(..., re.DOTALL) with a final "$", which also matches
+	// before one trailing newline: hence "\n?" before Go's end of text.
+	strictFormat = regexp.MustCompile(`(?s)^<reasoning>\n.*?\n</reasoning>\n<answer>\n.*?\n</answer>\n\n?$`)
+	// re.match anchors at the start only; Python's \s is Unicode whitespace.
+	softFormat = regexp.MustCompile(`(?s)^<reasoning>.*?</reasoning>` + pySpaceClass + `*<answer>.*?</answer>`)
 )
 
 // gsm8kStrictFormat: 0.5 for exactly "<reasoning>\n...\n</reasoning>\n<answer>\n...\n</answer>\n".
@@ -187,7 +156,7 @@ func gsm8kStrictFormat(c Completion) (float64, error) {
 }
 
 // gsm8kSoftFormat: 0.5 when the completion starts with a reasoning block
-// followed by an answer block (re.match: anchored at the start only).
+// followed, after any whitespace, by an answer block.
 func gsm8kSoftFormat(c Completion) (float64, error) {
 	if softFormat.MatchString(c.Text) {
 		return 0.5, nil
@@ -196,7 +165,9 @@ func gsm8kSoftFormat(c Completion) (float64, error) {
 }
 
 // gsm8kXMLCount: 0.125 for each of the four tags appearing once with its
-// newlines, less 0.001 per character after the closing answer tag.
+// newlines, less 0.001 per character after the closing answer tag (counted
+// twice, as the published code does). The additions run in Python's order,
+// so the float result is bit-identical.
 func gsm8kXMLCount(c Completion) (float64, error) {
 	t := c.Text
 	count := 0.0
@@ -209,12 +180,12 @@ func gsm8kXMLCount(c Completion) (float64, error) {
 	if strings.Count(t, "\n<answer>\n") == 1 {
 		count += 0.125
 		parts := strings.Split(t, "\n</answer>\n")
-		count -= float64(len([]rune(parts[len(parts)-1]))) * 0.001
+		count -= float64(utf8.RuneCountInString(parts[len(parts)-1])) * 0.001
 	}
 	if strings.Count(t, "\n</answer>") == 1 {
 		count += 0.125
 		parts := strings.Split(t, "\n</answer>")
-		count -= float64(len([]rune(parts[len(parts)-1]))-1) * 0.001
+		count -= float64(utf8.RuneCountInString(parts[len(parts)-1])-1) * 0.001
 	}
 	return count, nil
 }

@@ -1,6 +1,12 @@
 // Package reward scores completions (DESIGN.md section 5). A Reward maps a
 // completion, its prompt and the example's reference fields to a score; a
-// registry maps names to rewards, so a Go reward is one file with one
-// Register call; Combine weighs several and keeps each component for the
-// logs. The built-ins follow the published recipes' scoring exactly.
+// Batcher scores a batch at once and may report details. A registry maps
+// names to rewards, so a Go reward is one file with one Register call;
+// Combine and CombineBatch weigh several, keep each component for the logs
+// and give a failing component its failure score. Exec runs a reward program
+// in any language over JSON lines, restarting it when it fails. The
+// built-ins reproduce the published recipes' scoring (d1's GSM8K, countdown,
+// sudoku and MATH rewards, DiffuCoder's code rewards, which run model-written
+// code in package sandbox); README.md documents them, the plugin protocol
+// and the sandbox.
 package reward

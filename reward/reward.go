@@ -5,6 +5,8 @@ import (
 	"math"
 	"sort"
 	"sync"
+
+	"github.com/rs/zerolog"
 )
 
 // Completion is what a reward scores.
@@ -17,6 +19,27 @@ type Completion struct {
 // Reward scores one completion.
 type Reward interface {
 	Score(c Completion) (float64, error)
+}
+
+// Outcome is one completion's score as a batch reward returns it: the score,
+// optionally what the reward saw (logged with the sample), or why it failed.
+type Outcome struct {
+	Score   float64
+	Details map[string]any
+	Err     error
+}
+
+// Batcher is a reward that scores many completions at once, faster than one
+// by one: an exec plugin pipelines its requests, the code rewards run their
+// sandboxes in parallel. CombineBatch uses it when a reward has it.
+type Batcher interface {
+	ScoreBatch(cs []Completion) []Outcome
+}
+
+// LogUser is a reward that logs (the code rewards report a sandbox that cannot
+// isolate); NewLogged hands it the run's logger.
+type LogUser interface {
+	UseLogger(log zerolog.Logger)
 }
 
 // Func adapts a function to Reward.
@@ -44,17 +67,31 @@ func Register(name string, factory func() Reward) {
 // New returns the registered reward of a name.
 func New(name string) (Reward, error) {
 	mu.RLock()
-	defer mu.RUnlock()
 	f, ok := registry[name]
+	mu.RUnlock()
 	if !ok {
 		return nil, fmt.Errorf("unknown reward %q (registered: %v)", name, Names())
 	}
 	return f(), nil
 }
 
-// Names lists the registered rewards.
+// NewLogged is New, handing log to a reward that logs.
+func NewLogged(name string, log zerolog.Logger) (Reward, error) {
+	r, err := New(name)
+	if err != nil {
+		return nil, err
+	}
+	if l, ok := r.(LogUser); ok {
+		l.UseLogger(log)
+	}
+	return r, nil
+}
+
+// Names lists the registered rewards, sorted.
 func Names() []string {
-	var ns []string
+	mu.RLock()
+	defer mu.RUnlock()
+	ns := make([]string, 0, len(registry))
 	for n := range registry {
 		ns = append(ns, n)
 	}
@@ -74,34 +111,68 @@ type Component struct {
 type Scored struct {
 	Total      float64
 	Components map[string]float64
-	Failures   map[string]string // component -> why it failed (it then scored 0)
+	Failures   map[string]string // component -> why it failed (it then scored its FailureScore)
+	Details    map[string]any    // component -> what it reported, for rewards that report any
 }
 
 // Combine scores c with every component; a component that errs or returns a
-// non-finite score counts 0 and is reported in Failures.
+// non-finite score gets its FailureScore and is reported in Failures.
 func Combine(cs []Component, c Completion) Scored {
-	s := Scored{Components: make(map[string]float64, len(cs))}
-	for _, comp := range cs {
-		v, err := comp.Reward.Score(c)
-		if err == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
-			err = fmt.Errorf("non-finite score %v", v)
-		}
-		if err != nil {
-			if s.Failures == nil {
-				s.Failures = map[string]string{}
-			}
-			s.Failures[comp.Name] = err.Error()
-			v = comp.FailureScore
-		}
-		s.Components[comp.Name] = v
-		s.Total += comp.Weight * v
+	return CombineBatch(cs, []Completion{c})[0]
+}
+
+// CombineBatch is Combine over a batch, through ScoreBatch for the rewards
+// that have it; the result is in the order of batch.
+func CombineBatch(cs []Component, batch []Completion) []Scored {
+	out := make([]Scored, len(batch))
+	for i := range out {
+		out[i].Components = make(map[string]float64, len(cs))
 	}
-	return s
+	for _, comp := range cs {
+		var outs []Outcome
+		if b, ok := comp.Reward.(Batcher); ok {
+			outs = b.ScoreBatch(batch)
+		}
+		if len(outs) != len(batch) { // not a batcher, or one that broke its contract
+			outs = make([]Outcome, len(batch))
+			for i, c := range batch {
+				v, err := comp.Reward.Score(c)
+				outs[i] = Outcome{Score: v, Err: err}
+			}
+		}
+		for i := range batch {
+			out[i].add(comp, outs[i])
+		}
+	}
+	return out
+}
+
+func (s *Scored) add(comp Component, o Outcome) {
+	v, err := o.Score, o.Err
+	if err == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
+		err = fmt.Errorf("non-finite score %v", v)
+	}
+	if err != nil {
+		if s.Failures == nil {
+			s.Failures = map[string]string{}
+		}
+		s.Failures[comp.Name] = err.Error()
+		v = comp.FailureScore
+	}
+	if o.Details != nil {
+		if s.Details == nil {
+			s.Details = map[string]any{}
+		}
+		s.Details[comp.Name] = o.Details
+	}
+	s.Components[comp.Name] = v
+	s.Total += comp.Weight * v
 }
 
 // NormalizeRef turns reference fields decoded from JSON into the types the
-// built-ins read: integral numbers become int, lists of integral numbers
-// []int (so {"numbers": [30, 100, 93], "target": 23} reads as countdown's).
+// data package produces: integral numbers become int, lists of integral
+// numbers []int (so {"numbers": [30, 100, 93], "target": 23} reads as the
+// countdown task's). The built-ins accept either form.
 func NormalizeRef(ref map[string]any) map[string]any {
 	out := make(map[string]any, len(ref))
 	for k, v := range ref {
@@ -120,7 +191,7 @@ func normalize(v any) any {
 		ints := make([]int, 0, len(x))
 		for _, e := range x {
 			f, ok := e.(float64)
-			if !ok || f != math.Trunc(f) {
+			if !ok || f != math.Trunc(f) || math.Abs(f) >= 1<<53 {
 				return x
 			}
 			ints = append(ints, int(f))
@@ -129,3 +200,8 @@ func normalize(v any) any {
 	}
 	return v
 }
+
+// errMissingRef says which reference fields a reward needed and did not get.
+type errMissingRef string
+
+func (e errMissingRef) Error() string { return "reference fields missing or malformed: " + string(e) }
