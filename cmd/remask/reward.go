@@ -3,10 +3,10 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -40,9 +40,15 @@ func newRewardCmd() *cobra.Command {
 	score := &cobra.Command{
 		Use:   "score (--reward NAME[,NAME...] | --exec \"CMD ARGS\" | -c RUN.yaml) --in COMPLETIONS.jsonl [--out SCORES.jsonl]",
 		Short: "Score a JSONL file of completions; one line per input, a summary on stderr",
-		Long: `Input lines: {"id": ..., "prompt": "...", "completion": "...", "reference": {...}}
-(sudoku: {"puzzle", "solution"}; countdown: {"numbers": [...], "target": N}; gsm8k: {"answer"}).
-Output lines: {"id": ..., "total": T, "components": {NAME: score}} (+ "failures" when a reward failed).`,
+		Long: `Scores completions with registered rewards, an exec plugin or the rewards of a
+run config, so a reward can be checked without a training run.
+
+Input lines:  {"id": ..., "prompt": "...", "completion": "...", "reference": {...}}
+  reference: sudoku {"puzzle", "solution"}; countdown {"numbers": [...], "target": N};
+  gsm8k {"answer"}; math {"answer"}; code {"test_cases": [...]}. Other fields are ignored.
+Output lines: {"id": ..., "total": T, "components": {NAME: score}}, with "failures"
+  (NAME: why) when a reward failed and "details" (NAME: {...}) when one reported any.
+Then a table on stderr: each reward's weight, mean and failures.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var specs []configs.RewardSpec
@@ -72,11 +78,17 @@ Output lines: {"id": ..., "total": T, "components": {NAME: score}} (+ "failures"
 					return fmt.Errorf("--timeout %q: want a duration such as 2s", timeout)
 				}
 			}
-			comps, closeAll, err := trainer.RewardComponents(specs, logger())
+			log := logger()
+			comps, closeAll, err := trainer.RewardComponents(specs, log)
 			if err != nil {
 				return err
 			}
 			defer closeAll()
+			for _, c := range comps {
+				if l, ok := c.Reward.(reward.LogUser); ok {
+					l.UseLogger(log) // e.g. the code rewards' sandbox warning
+				}
+			}
 			return scoreFile(comps, in, out)
 		},
 	}
@@ -92,11 +104,15 @@ Output lines: {"id": ..., "total": T, "components": {NAME: score}} (+ "failures"
 }
 
 type scoreInput struct {
-	ID         any            `json:"id"`
-	Prompt     string         `json:"prompt"`
-	Completion *string        `json:"completion"`
-	Reference  map[string]any `json:"reference"`
+	ID         json.RawMessage `json:"id"`
+	Prompt     string          `json:"prompt"`
+	Completion *string         `json:"completion"`
+	Reference  map[string]any  `json:"reference"`
 }
+
+// scoreBatch is how many lines are scored together (exec plugins pipeline
+// them, the code rewards run their sandboxes in parallel).
+const scoreBatch = 256
 
 // scoreFile scores every line of in and writes one result line per input.
 func scoreFile(comps []reward.Component, in, out string) error {
@@ -117,12 +133,39 @@ func scoreFile(comps []reward.Component, in, out string) error {
 	bw := bufio.NewWriter(w)
 	defer bw.Flush()
 	enc := json.NewEncoder(bw)
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 16<<20)
 	sums := map[string]float64{}
 	fails := map[string]int{}
 	var total float64
-	n, line := 0, 0
+	n := 0
+	var ids []json.RawMessage
+	var batch []reward.Completion
+	flush := func() error {
+		for i, s := range reward.CombineBatch(comps, batch) {
+			res := map[string]any{"id": ids[i], "total": s.Total, "components": s.Components}
+			if len(s.Failures) > 0 {
+				res["failures"] = s.Failures
+			}
+			if len(s.Details) > 0 {
+				res["details"] = s.Details
+			}
+			if err := enc.Encode(res); err != nil {
+				return fmt.Errorf("reward score: write: %w", err)
+			}
+			for k, v := range s.Components {
+				sums[k] += v
+			}
+			for k := range s.Failures {
+				fails[k]++
+			}
+			total += s.Total
+			n++
+		}
+		ids, batch = ids[:0], batch[:0]
+		return nil
+	}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 16<<20)
+	line := 0
 	t0 := time.Now()
 	for sc.Scan() {
 		line++
@@ -132,27 +175,24 @@ func scoreFile(comps []reward.Component, in, out string) error {
 		}
 		var rec scoreInput
 		if err := json.Unmarshal([]byte(text), &rec); err != nil {
-			return fmt.Errorf("reward score %s line %d: not a JSON object: %v", in, line, err)
+			return errors.Join(flush(), fmt.Errorf("reward score %s line %d: not a JSON object: %v", in, line, err))
 		}
 		if rec.Completion == nil {
-			return fmt.Errorf("reward score %s line %d: missing field \"completion\"", in, line)
+			return errors.Join(flush(), fmt.Errorf("reward score %s line %d: missing field \"completion\"", in, line))
 		}
-		s := reward.Combine(comps, reward.Completion{Prompt: rec.Prompt, Text: *rec.Completion, Ref: reward.NormalizeRef(rec.Reference)})
-		res := map[string]any{"id": rec.ID, "total": s.Total, "components": s.Components}
-		if len(s.Failures) > 0 {
-			res["failures"] = s.Failures
+		if rec.ID == nil {
+			rec.ID = json.RawMessage("null")
 		}
-		if err := enc.Encode(res); err != nil {
-			return fmt.Errorf("reward score: write: %w", err)
+		ids = append(ids, rec.ID)
+		batch = append(batch, reward.Completion{Prompt: rec.Prompt, Text: *rec.Completion, Ref: reward.NormalizeRef(rec.Reference)})
+		if len(batch) == scoreBatch {
+			if err := flush(); err != nil {
+				return err
+			}
 		}
-		for k, v := range s.Components {
-			sums[k] += v
-		}
-		for k := range s.Failures {
-			fails[k]++
-		}
-		total += s.Total
-		n++
+	}
+	if err := flush(); err != nil {
+		return err
 	}
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("reward score %s after line %d: %w", in, line, err)
@@ -162,16 +202,11 @@ func scoreFile(comps []reward.Component, in, out string) error {
 	}
 	el := time.Since(t0)
 	tw := tabwriter.NewWriter(os.Stderr, 0, 2, 2, ' ', 0)
-	fmt.Fprintf(tw, "REWARD\tMEAN\tFAILURES\n")
-	var keys []string
+	fmt.Fprintf(tw, "REWARD\tWEIGHT\tMEAN\tFAILURES\n")
 	for _, c := range comps {
-		keys = append(keys, c.Name)
+		fmt.Fprintf(tw, "%s\t%g\t%.4f\t%d\n", c.Name, c.Weight, sums[c.Name]/float64(n), fails[c.Name])
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(tw, "%s\t%.4f\t%d\n", k, sums[k]/float64(n), fails[k])
-	}
-	fmt.Fprintf(tw, "total\t%.4f\t\n", total/float64(n))
+	fmt.Fprintf(tw, "total\t\t%.4f\t\n", total/float64(n))
 	tw.Flush()
 	fmt.Fprintf(os.Stderr, "%d completions in %s (%.3f ms per 1000)\n", n, el.Round(time.Millisecond), float64(el.Microseconds())/float64(n))
 	return nil
