@@ -97,7 +97,7 @@ func RewardComponents(specs []configs.RewardSpec, log zerolog.Logger) ([]reward.
 			plugins = append(plugins, p)
 			rw = p
 		} else {
-			rw, err = reward.New(r.Name)
+			rw, err = reward.NewLogged(r.Name, log)
 		}
 		if err != nil {
 			closeAll()
