@@ -199,15 +199,7 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 	}
 
 	path := StorePath(cfg)
-	// A fresh run's starting weights are checked before its store is made, so
-	// a bad model.init_from leaves nothing behind.
-	var fresh *model.Params
-	if !opt.Resume {
-		if fresh, err = initialParams(cfg, mc); err != nil {
-			return Summary{}, err
-		}
-	}
-	st, ck, err := openRunStore(cfg, opt.Resume, cfgYAML, tok, log)
+	st, ck, fresh, err := beginRun(cfg, opt.Resume, mc, cfgYAML, tok, log)
 	if err != nil {
 		return Summary{}, err
 	}

@@ -134,15 +134,7 @@ func Train(ctx context.Context, cfg configs.Config, opt Options) (Summary, error
 	}
 
 	path := StorePath(cfg)
-	// A fresh run's starting weights are checked before its store is made, so
-	// a bad model.init_from leaves nothing behind.
-	var fresh *model.Params
-	if !opt.Resume {
-		if fresh, err = initialParams(cfg, mc); err != nil {
-			return Summary{}, err
-		}
-	}
-	st, ck, err := openRunStore(cfg, opt.Resume, cfgYAML, tok, log)
+	st, ck, fresh, err := beginRun(cfg, opt.Resume, mc, cfgYAML, tok, log)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -283,6 +275,22 @@ func evalSet(cfg configs.Config, trainEx []data.Example, log zerolog.Logger) ([]
 	}
 	log.Info().Int("eval_examples", len(evalEx)).Int("dropped_seen_in_train", dropped).Msg("eval set")
 	return evalEx, nil
+}
+
+// beginRun opens the run store of a run and returns, for a resume, its
+// latest checkpoint, and for a fresh run its starting weights. Those are made
+// (or read from model.init_from) before the store is created, so that a bad
+// init_from leaves nothing behind.
+func beginRun(cfg configs.Config, resume bool, mc model.Config, cfgYAML []byte, tok *data.Tokenizer, log zerolog.Logger) (*checkpoint.Store, *checkpoint.Checkpoint, *model.Params, error) {
+	var fresh *model.Params
+	if !resume {
+		var err error
+		if fresh, err = initialParams(cfg, mc); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	st, ck, err := openRunStore(cfg, resume, cfgYAML, tok, log)
+	return st, ck, fresh, err
 }
 
 // openRunStore creates the run store of a new run, or opens it to resume;
