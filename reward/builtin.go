@@ -15,6 +15,7 @@ func init() {
 	Register("d1_countdown", func() Reward { return Func(func(c Completion) (float64, error) { return countdown(c, true) }) })
 	Register("sudoku_cells", func() Reward { return Func(func(c Completion) (float64, error) { return sudokuCells(c, false) }) })
 	Register("countdown", func() Reward { return Func(func(c Completion) (float64, error) { return countdown(c, false) }) })
+	Register("sudoku_solved", func() Reward { return Func(sudokuSolved) })
 	Register("d1_gsm8k_correct", func() Reward { return Func(gsm8kCorrect) })
 	Register("d1_gsm8k_int", func() Reward { return Func(gsm8kInt) })
 	Register("d1_gsm8k_strict_format", func() Reward { return Func(gsm8kStrictFormat) })
@@ -78,6 +79,46 @@ func sudokuCells(c Completion, tagged bool) (float64, error) {
 		return 0, nil
 	}
 	return float64(right) / float64(empty), nil
+}
+
+// sudokuSolved is 1 when the first 16 characters of the stripped completion
+// are a valid 4x4 grid (every row, column and 2x2 box holds 1-4) that keeps
+// the puzzle's givens, else 0: remask eval's rule, so any valid solution
+// counts, not only the reference one. A binary reward gives GRPO groups a
+// cleaner signal than the cell fraction, whose partial credit rewards grids
+// that break the rules.
+func sudokuSolved(c Completion) (float64, error) {
+	puzzle, _ := c.Ref["puzzle"].(string)
+	if len(puzzle) != 16 {
+		return 0, errMissingRef("puzzle (16 digits)")
+	}
+	ans := pyStrip(c.Text)
+	if len(ans) < 16 {
+		return 0, nil
+	}
+	var grid [16]byte
+	for i := 0; i < 16; i++ {
+		g := ans[i]
+		if g < '1' || g > '4' || (puzzle[i] != '0' && puzzle[i] != g) {
+			return 0, nil
+		}
+		grid[i] = g - '0'
+	}
+	for u := 0; u < 4; u++ {
+		var row, col, box [5]bool
+		bi, bj := 2*(u/2), 2*(u%2) // box u's top-left cell
+		for k := 0; k < 4; k++ {
+			row[grid[4*u+k]] = true
+			col[grid[4*k+u]] = true
+			box[grid[4*(bi+k/2)+bj+k%2]] = true
+		}
+		for d := 1; d <= 4; d++ {
+			if !row[d] || !col[d] || !box[d] {
+				return 0, nil
+			}
+		}
+	}
+	return 1, nil
 }
 
 // d1's GSM8K rewards (Will Brown's GRPO demo as d1 uses it). The answer is

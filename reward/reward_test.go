@@ -40,6 +40,40 @@ func TestRegisteredNames(t *testing.T) {
 	Register("d1_sudoku", func() Reward { return nil })
 }
 
+func TestSudokuSolved(t *testing.T) {
+	ref := map[string]any{"puzzle": "0004300021000320", "solution": "1234341221434321"}
+	cases := map[string]float64{
+		"1234341221434321":      1,
+		"  1234341221434321\n":  1, // stripped
+		"1234341221434321<eos>": 1, // only the first 16 characters count
+		"1234341221434322":      0, // last row repeats a 2
+		"1234 3412 2143 4321":   0, // a grid is 16 digits, no spaces
+		"1234312421341324":      0, // givens kept, every row a permutation, but columns and boxes repeat
+		"123434122143432":       0, // short
+		"1239341221434321":      0, // a given (the 4) overwritten
+		"":                      0,
+	}
+	for text, want := range cases {
+		if got := score(t, "sudoku_solved", Completion{Text: text, Ref: ref}); got != want {
+			t.Errorf("sudoku_solved %q: %v, want %v", text, got, want)
+		}
+	}
+	// another valid grid keeping the givens counts, as in remask eval: this
+	// puzzle has two solutions (the 1s and 2s of rows 0 and 2 swap)
+	multi := map[string]any{"puzzle": "0034341200434321", "solution": "1234341221434321"}
+	for _, g := range []string{"1234341221434321", "2134341212434321"} {
+		if got := score(t, "sudoku_solved", Completion{Text: g, Ref: multi}); got != 1 {
+			t.Errorf("valid solution %s of a two-solution puzzle scored %v", g, got)
+		}
+	}
+	if _, err := (func() (float64, error) {
+		r, _ := New("sudoku_solved")
+		return r.Score(Completion{Text: "1", Ref: map[string]any{}})
+	})(); err == nil {
+		t.Error("missing puzzle accepted")
+	}
+}
+
 func TestSudokuCells(t *testing.T) {
 	// puzzle 0004300021000320 has 10 empty cells
 	ref := map[string]any{"puzzle": "0004300021000320", "solution": "1234341221434321"}
