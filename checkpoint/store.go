@@ -76,6 +76,8 @@ type Sample struct {
 	Completion string             `json:"completion"`
 	Reward     float64            `json:"reward"`
 	Components map[string]float64 `json:"components,omitempty"`
+	Failures   map[string]string  `json:"failures,omitempty"` // reward component -> why it failed
+	Details    map[string]any     `json:"details,omitempty"`  // reward component -> what it reported
 	Trace      []int              `json:"trace,omitempty"`
 }
 
@@ -527,6 +529,13 @@ func (s *Store) AddSamples(step int, ss []Sample) error {
 		ss[i].Components = finite(ss[i].Components)
 		if math.IsNaN(ss[i].Reward) || math.IsInf(ss[i].Reward, 0) {
 			ss[i].Reward = 0
+		}
+		// a plugin's details are whatever it reported; one that JSON cannot
+		// hold (a NaN from a Go reward) must not lose the step's samples
+		if ss[i].Details != nil {
+			if _, err := json.Marshal(ss[i].Details); err != nil {
+				ss[i].Details = map[string]any{"error": "details not storable: " + err.Error()}
+			}
 		}
 	}
 	b, err := json.Marshal(ss)

@@ -410,3 +410,28 @@ func TestLoadShapeMismatch(t *testing.T) {
 		t.Fatalf("short record: %v", err)
 	}
 }
+
+// Reward details and failures travel with a sample; details JSON cannot hold
+// are replaced by a note instead of losing the step's samples.
+func TestSampleRewardDetails(t *testing.T) {
+	s, _ := newStore(t)
+	defer s.Close()
+	in := []Sample{
+		{Prompt: "p", Completion: "c", Reward: 0.5, Components: map[string]float64{"a": 1, "b": 0},
+			Failures: map[string]string{"b": "timeout"}, Details: map[string]any{"a": map[string]any{"ok": true}}},
+		{Prompt: "q", Completion: "d", Details: map[string]any{"a": math.NaN()}},
+	}
+	if err := s.AddSamples(4, in); err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.Samples(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out[0].Failures["b"] != "timeout" || out[0].Details["a"].(map[string]any)["ok"] != true || out[0].Components["a"] != 1 {
+		t.Errorf("sample 0 came back as %+v", out[0])
+	}
+	if msg, _ := out[1].Details["error"].(string); !strings.Contains(msg, "details not storable") {
+		t.Errorf("sample 1 details: %+v", out[1].Details)
+	}
+}

@@ -301,24 +301,30 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 		metrics["rollout_s"] = time.Since(tRoll).Seconds()
 		// 2. rewards and advantages
 		var samples []algos.Sample
-		var rewards []float64
+		var completions []reward.Completion
+		for gi, g := range groups {
+			ex := trainEx[idx[gi]]
+			for _, toks := range g.Tokens {
+				completions = append(completions, reward.Completion{Prompt: ex.Prompt, Text: tok.DecodeAnswer(toks), Ref: ex.Ref})
+				samples = append(samples, algos.Sample{Prompt: batchPrompts[gi], Completion: toks})
+			}
+		}
+		// one batch: exec plugins pipeline it, code rewards run their sandboxes in parallel
+		scored := reward.CombineBatch(comps, completions)
+		rewards := make([]float64, len(scored))
 		compSum := map[string]float64{}
 		failures := 0
 		var logged []checkpoint.Sample
-		for gi, g := range groups {
-			ex := trainEx[idx[gi]]
-			for s, toks := range g.Tokens {
-				text := tok.DecodeAnswer(toks)
-				sc := reward.Combine(comps, reward.Completion{Prompt: ex.Prompt, Text: text, Ref: ex.Ref})
-				for k, v := range sc.Components {
-					compSum[k] += v
-				}
-				failures += len(sc.Failures)
-				rewards = append(rewards, sc.Total)
-				samples = append(samples, algos.Sample{Prompt: batchPrompts[gi], Completion: toks})
-				if gi == 0 && s < 4 {
-					logged = append(logged, checkpoint.Sample{Prompt: ex.Prompt, Completion: text, Reward: sc.Total, Components: sc.Components, Trace: g.Trace[s]})
-				}
+		for i, sc := range scored {
+			rewards[i] = sc.Total
+			for k, v := range sc.Components {
+				compSum[k] += v
+			}
+			failures += len(sc.Failures)
+			if gi, s := i/rs.group, i%rs.group; gi == 0 && s < 4 {
+				c := completions[i]
+				logged = append(logged, checkpoint.Sample{Prompt: c.Prompt, Completion: c.Text, Reward: sc.Total, Components: sc.Components,
+					Failures: sc.Failures, Details: sc.Details, Trace: groups[0].Trace[s]})
 			}
 		}
 		adv, zero, err := algos.Advantages(rewards, rs.group, rs.advantage)

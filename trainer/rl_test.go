@@ -76,7 +76,17 @@ func TestRLRunsAndResumesExactly(t *testing.T) {
 		}
 		st, _ := checkpoint.OpenReadOnly(filepath.Join(dir, obj+"-full.db"))
 		rows, _ := st.Metrics()
+		// a step without eval keeps the first group's completions with each reward component
+		ss, err := st.Samples(5)
 		st.Close()
+		if err != nil || len(ss) != 3 {
+			t.Fatalf("%s: samples at step 5: %v, %d", obj, err, len(ss))
+		}
+		for _, s := range ss {
+			if v, ok := s.Components["sudoku_cells"]; !ok || v != s.Reward || len(s.Trace) != 16 {
+				t.Fatalf("%s: logged sample %+v", obj, s)
+			}
+		}
 		last := rows[len(rows)-1].Values
 		for _, k := range []string{"reward", "reward/sudoku_cells", "kl", "clip_frac", "ratio_mean", "zero_signal_groups", "completion_len", "rollout_s", "update_s", "eval_acc"} {
 			if _, ok := last[k]; !ok {

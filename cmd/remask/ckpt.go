@@ -266,6 +266,9 @@ func newCkptCmd() *cobra.Command {
 			fmt.Printf("# %s step %d\n", path, step)
 			for i, s := range ss {
 				fmt.Printf("\n[%d] reward %.3g\nprompt:     %s\ncompletion: %s\n", i, s.Reward, s.Prompt, s.Completion)
+				if len(s.Components) > 1 || len(s.Failures) > 0 || len(s.Details) > 0 {
+					fmt.Printf("rewards:    %s\n", rewardView(s))
+				}
 				if len(s.Trace) > 0 {
 					fmt.Printf("unmasking:  %s\n", traceView(s.Completion, s.Trace))
 				}
@@ -482,4 +485,28 @@ func writeFileAtomic(path string, fill func(io.Writer) error) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// rewardView is one line with every reward component of a sample, why any
+// failed, and what each reported.
+func rewardView(s checkpoint.Sample) string {
+	names := make([]string, 0, len(s.Components))
+	for k := range s.Components {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var parts []string
+	for _, k := range names {
+		p := fmt.Sprintf("%s=%.3g", k, s.Components[k])
+		if why, ok := s.Failures[k]; ok {
+			p += fmt.Sprintf(" (failed: %s)", why)
+		}
+		if d, ok := s.Details[k]; ok {
+			if b, err := json.Marshal(d); err == nil {
+				p += " " + string(b)
+			}
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, "  ")
 }
