@@ -197,6 +197,7 @@ func CountedLength(completion []int, eos int) int {
 type Sample struct {
 	Prompt     []int // <bos> + prompt
 	Completion []int // the generated tokens
+	Trace      []int // the denoising step at which each completion token was committed (nil when unknown)
 }
 
 // Layout left-pads the prompts of a batch to a common length P, as the

@@ -72,6 +72,7 @@ type Algo struct {
 	RefSyncEvery   int     `yaml:"ref_sync_every" mapstructure:"ref_sync_every"`     // steps between reference re-syncs, 0 = frozen (d1: 64)
 	RefSyncAlpha   float64 `yaml:"ref_sync_alpha" mapstructure:"ref_sync_alpha"`     // ref = alpha policy + (1 - alpha) ref (d1: 0.6)
 	T              int     `yaml:"t" mapstructure:"t"`                               // unigrpo: ratio discretisation T
+	TraceMasks     bool    `yaml:"trace_masks" mapstructure:"trace_masks"`           // unigrpo: mask the tokens the sampler committed last, not uniform ones (remask's option)
 	TMin           float64 `yaml:"t_min" mapstructure:"t_min"`                       // coupled_grpo: t ~ U(t_min, t_max)
 	TMax           float64 `yaml:"t_max" mapstructure:"t_max"`                       // coupled_grpo
 }

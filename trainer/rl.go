@@ -64,7 +64,7 @@ func resolveRL(cfg configs.Config, tok *data.Tokenizer) rlSettings {
 		s.masker = diffugrpo.Masker{PMaskPrompt: a.PMaskPrompt, Tok: sp}
 		def(6, 8, 0.04, "mean")
 	case "unigrpo":
-		s.masker = unigrpo.Masker{T: a.T, Tok: sp}
+		s.masker = unigrpo.Masker{T: a.T, Tok: sp, TraceMasks: a.TraceMasks}
 		def(6, 4, 0.04, "group_norm")
 	case "coupled_grpo":
 		s.masker = coupledgrpo.Masker{TMin: a.TMin, TMax: a.TMax, Tok: sp}
@@ -304,9 +304,9 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 		var completions []reward.Completion
 		for gi, g := range groups {
 			ex := trainEx[idx[gi]]
-			for _, toks := range g.Tokens {
+			for s, toks := range g.Tokens {
 				completions = append(completions, reward.Completion{Prompt: ex.Prompt, Text: tok.DecodeAnswer(toks), Ref: ex.Ref})
-				samples = append(samples, algos.Sample{Prompt: batchPrompts[gi], Completion: toks})
+				samples = append(samples, algos.Sample{Prompt: batchPrompts[gi], Completion: toks, Trace: g.Trace[s]})
 			}
 		}
 		// one batch: exec plugins pipeline it, code rewards run their sandboxes in parallel

@@ -3,6 +3,7 @@ package unigrpo
 import (
 	"math"
 	"math/rand/v2"
+	"sort"
 
 	"github.com/remask/remask/algos"
 )
@@ -11,6 +12,11 @@ import (
 type Masker struct {
 	T   int // discretisation of the ratio, 1000 in MMaDA
 	Tok algos.Special
+	// TraceMasks masks the k tokens the sampler committed last instead of k
+	// uniform ones (remask's option, not MMaDA's): the masked input is then
+	// a state the sampler really passed through, so the update trains the
+	// decoding states it will meet.
+	TraceMasks bool
 }
 
 func (Masker) Name() string { return "unigrpo" }
@@ -42,7 +48,13 @@ func (m Masker) Inputs(samples []algos.Sample, iter, mu int, batch, rng *rand.Ra
 		k := max(1, int(math.Round(ratio*float64(n))))
 		counted := algos.CountedLength(s.Completion, m.Tok.EOS)
 		var toks []algos.Estimate
-		for _, pos := range rng.Perm(n)[:k] {
+		chosen := rng.Perm(n)
+		if m.TraceMasks && len(s.Trace) == n {
+			// latest commits first; the random order above breaks ties
+			// between tokens committed at the same step
+			sort.SliceStable(chosen, func(a, b int) bool { return s.Trace[chosen[a]] > s.Trace[chosen[b]] })
+		}
+		for _, pos := range chosen[:k] {
 			r := i*L + P + pos
 			in.Targets[r] = s.Completion[pos]
 			ids[r] = m.Tok.Mask
