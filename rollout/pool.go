@@ -38,11 +38,12 @@ type PoolConfig struct {
 
 // Group is the G completions of one prompt.
 type Group struct {
-	Prompt  int     // index of the prompt in the Rollout call
-	Version int     // snapshot version the completions were sampled with
-	Tokens  [][]int // G completions
-	Trace   [][]int // commit step of each token
-	NFE     int     // forwards of the batch the group was sampled in
+	Prompt  int       // index of the prompt in the Rollout call
+	Version int       // snapshot version the completions were sampled with
+	Tokens  [][]int   // G completions
+	Trace   [][]int   // commit step of each token
+	Entropy []float64 // per completion, the mean entropy of its tokens' distributions at commit
+	NFE     int       // forwards of the batch the group was sampled in
 }
 
 // Pool samples groups of completions on W workers. Each worker owns its
@@ -133,7 +134,7 @@ func (p *Pool) Rollout(ctx context.Context, snap *Snapshot, step int, prompts []
 				}
 				for idx := lo; idx < hi; idx++ {
 					r := (idx - lo) * G
-					out[idx] = Group{Prompt: idx, Version: snap.Version, Tokens: res.Tokens[r : r+G], Trace: res.Trace[r : r+G], NFE: res.NFE}
+					out[idx] = Group{Prompt: idx, Version: snap.Version, Tokens: res.Tokens[r : r+G], Trace: res.Trace[r : r+G], Entropy: res.Entropy[r : r+G], NFE: res.NFE}
 				}
 			}
 		}()

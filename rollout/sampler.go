@@ -70,7 +70,11 @@ func (o Options) block() int {
 type Result struct {
 	Tokens [][]int // GenLength tokens each, after the EOS rule
 	Trace  [][]int // the step (0-based, counted over the whole generation) at which each token was committed
-	NFE    int     // model forwards spent (a forward over part of the positions counts as one)
+	// Entropy is, per completion, the mean entropy (nats) of the distributions
+	// its tokens were committed from (before temperature): how much choice the
+	// policy still has, the RL loop's entropy metric.
+	Entropy []float64
+	NFE     int // model forwards spent (a forward over part of the positions counts as one)
 	// Revised counts the tokens the revision passes changed.
 	Revised int
 }
@@ -147,7 +151,7 @@ func Generate(m Model, prompts [][]int, o Options, rngs ...*rand.Rand) (Result, 
 		}
 	})
 	V := m.VocabSize()
-	res := Result{Tokens: make([][]int, B), Trace: make([][]int, B)}
+	res := Result{Tokens: make([][]int, B), Trace: make([][]int, B), Entropy: make([]float64, B)}
 	for b := range res.Trace {
 		res.Trace[b] = make([]int, o.GenLength)
 	}
@@ -163,6 +167,7 @@ func Generate(m Model, prompts [][]int, o Options, rngs ...*rand.Rand) (Result, 
 		pos   int
 		tok   int
 		score float64
+		row   []float32
 	}
 	cands := make([]cand, 0, block)
 	step := 0
@@ -207,7 +212,7 @@ func Generate(m Model, prompts [][]int, o Options, rngs ...*rand.Rand) (Result, 
 					} else {
 						score = confidence(row, tok, o.Confidence)
 					}
-					cands = append(cands, cand{l, tok, score})
+					cands = append(cands, cand{l, tok, score, row})
 				}
 				if len(cands) == 0 {
 					continue
@@ -231,6 +236,7 @@ func Generate(m Model, prompts [][]int, o Options, rngs ...*rand.Rand) (Result, 
 				for _, c := range cands[:k] {
 					ids[b*L+c.pos] = c.tok
 					res.Trace[b][c.pos-P] = step
+					res.Entropy[b] += entropy(c.row, o.MaskID)
 				}
 				remaining += len(cands) - k
 			}
@@ -251,6 +257,7 @@ func Generate(m Model, prompts [][]int, o Options, rngs ...*rand.Rand) (Result, 
 		res.Revised += changed
 	}
 	for b := 0; b < B; b++ {
+		res.Entropy[b] /= float64(max(o.GenLength, 1))
 		out := append([]int(nil), ids[b*L+P:(b+1)*L]...)
 		seenEOS := false
 		for i, t := range out {
@@ -262,6 +269,28 @@ func Generate(m Model, prompts [][]int, o Options, rngs ...*rand.Rand) (Result, 
 		res.Tokens[b] = out
 	}
 	return res, nil
+}
+
+// entropy is the entropy (nats) of softmax(row) over every token but the
+// mask, the distribution propose draws from at temperature 1.
+func entropy(row []float32, maskID int) float64 {
+	mx := math.Inf(-1)
+	for j, x := range row {
+		if j != maskID {
+			mx = math.Max(mx, float64(x))
+		}
+	}
+	var z, zx float64
+	for j, x := range row {
+		if j == maskID {
+			continue
+		}
+		d := float64(x) - mx
+		e := math.Exp(d)
+		z += e
+		zx += e * d
+	}
+	return math.Log(z) - zx/z // -sum p log p with p = e/z, log p = d - log z
 }
 
 // propose picks argmax(logits + temperature * Gumbel noise), never the mask

@@ -290,3 +290,27 @@ func (r *revisingModel) Forward(ids []int, B, L int, valid []bool, out []float32
 	}
 	return out, nil
 }
+
+// The entropy of a committed token's distribution: with vocab 8 and the mask
+// excluded, a logit c on one token and 0 on six others gives
+// p = e^c / (e^c + 6), q = 1 / (e^c + 6), H = -p ln p - 6 q ln q.
+func TestCommitEntropy(t *testing.T) {
+	conf := []float32{0, 2, 5, 1}
+	m := &scriptedModel{vocab: 8, promptLen: 2, tok: []int{4, 5, 6, 7}, conf: conf}
+	res, err := Generate(m, [][]int{{2, 4}}, opts(4, 4, 0), rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0.0
+	for _, c := range conf {
+		z := math.Exp(float64(c)) + 6
+		p, q := math.Exp(float64(c))/z, 1/z
+		want += (-p*math.Log(p) - 6*q*math.Log(q)) / 4
+	}
+	if math.Abs(res.Entropy[0]-want) > 1e-6 {
+		t.Errorf("entropy %v, want %v", res.Entropy[0], want)
+	}
+	if h := entropy([]float32{3, 3, 3, 3, 3}, 1); math.Abs(h-math.Log(4)) > 1e-12 {
+		t.Errorf("uniform over 4 (mask excluded): %v, want ln 4", h)
+	}
+}

@@ -302,7 +302,11 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 		// 2. rewards and advantages
 		var samples []algos.Sample
 		var completions []reward.Completion
+		var entSum float64
 		for gi, g := range groups {
+			for _, e := range g.Entropy {
+				entSum += e
+			}
 			ex := trainEx[idx[gi]]
 			for s, toks := range g.Tokens {
 				completions = append(completions, reward.Completion{Prompt: ex.Prompt, Text: tok.DecodeAnswer(toks), Ref: ex.Ref})
@@ -351,6 +355,7 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 		metrics["adv_abs_mean"] = aAbs / n
 		metrics["zero_signal_groups"] = float64(nZero)
 		metrics["completion_len"] = lenSum / n
+		metrics["entropy"] = entSum / n
 		metrics["reward_failures"] = float64(failures)
 		if cfg.Algo.DropZeroSignal {
 			var ks []algos.Sample
@@ -454,7 +459,7 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 				return sum, err
 			}
 			log.Info().Int("step", done).Float64("reward", metrics["reward"]).Float64("loss", metrics["loss"]).
-				Float64("kl", metrics["kl"]).Float64("clip_frac", metrics["clip_frac"]).Float64("zero_signal_groups", metrics["zero_signal_groups"]).Msg("rl")
+				Float64("kl", metrics["kl"]).Float64("entropy", metrics["entropy"]).Float64("clip_frac", metrics["clip_frac"]).Float64("zero_signal_groups", metrics["zero_signal_groups"]).Msg("rl")
 		}
 		if (cfg.Train.CkptEvery > 0 && done%cfg.Train.CkptEvery == 0) || done == cfg.Train.Steps {
 			if err := save(done, metrics); err != nil {

@@ -88,7 +88,7 @@ func TestRLRunsAndResumesExactly(t *testing.T) {
 			}
 		}
 		last := rows[len(rows)-1].Values
-		for _, k := range []string{"reward", "reward/sudoku_cells", "kl", "clip_frac", "ratio_mean", "zero_signal_groups", "completion_len", "rollout_s", "update_s", "eval_acc"} {
+		for _, k := range []string{"reward", "reward/sudoku_cells", "kl", "clip_frac", "ratio_mean", "zero_signal_groups", "completion_len", "entropy", "rollout_s", "update_s", "eval_acc"} {
 			if _, ok := last[k]; !ok {
 				t.Fatalf("%s: metric %s missing from %v", obj, k, last)
 			}
