@@ -203,33 +203,19 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 	if err != nil {
 		return Summary{}, err
 	}
-	var params, ref *model.Params
-	var adam *AdamW
-	start := 0
-	cursor := data.Cursor{}
-	if ck != nil {
-		if params, adam, cursor, err = restore(ck, mc, cfg); err == nil {
-			ref, err = restoreRef(ck, mc)
-		}
-		if err != nil {
-			st.Close()
-			return Summary{}, fmt.Errorf("resume %s step %d: %w", path, ck.Step, err)
-		}
-		start = ck.Step
-	}
 	defer st.Close()
-	if params == nil {
-		if fresh == nil { // --resume of a store without a checkpoint
-			if fresh, err = initialParams(cfg, mc); err != nil {
-				return Summary{}, err
-			}
-		}
-		params = fresh
-		ref = params.Clone()
-		adam = NewAdamW(params, cfg.Optim.Beta1, cfg.Optim.Beta2, cfg.Optim.Eps, cfg.Optim.WeightDecay)
+	params, adam, cursor, start, err := startState(cfg, mc, path, ck, fresh)
+	if err != nil {
+		return Summary{}, err
 	}
-	sched := Schedule{Kind: cfg.Optim.Schedule, Peak: cfg.Optim.LR, Warmup: cfg.Optim.Warmup, Total: cfg.Train.Steps, MinLRRatio: cfg.Optim.MinLRRatio}
-	tr := NewTrainer(params, adam, sched, cfg.Optim.ClipNorm)
+	// the frozen reference: saved with each checkpoint, else the starting weights
+	var ref *model.Params
+	if ck == nil {
+		ref = params.Clone()
+	} else if ref, err = restoreRef(ck, mc); err != nil {
+		return Summary{}, fmt.Errorf("resume %s step %d: %w", path, ck.Step, err)
+	}
+	tr := newTrainer(cfg, params, adam)
 	defer tr.Close()
 	it := data.NewIterator(len(prompts), cfg.Rollout.Prompts, cfg.Run.Seed, cursor)
 	evalOpts := SampleOptions(cfg, tok, task)

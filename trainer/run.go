@@ -138,29 +138,12 @@ func Train(ctx context.Context, cfg configs.Config, opt Options) (Summary, error
 	if err != nil {
 		return Summary{}, err
 	}
-	var params *model.Params
-	var opt0 *AdamW
-	start := 0
-	cursor := data.Cursor{}
-	if ck != nil {
-		if params, opt0, cursor, err = restore(ck, mc, cfg); err != nil {
-			st.Close()
-			return Summary{}, fmt.Errorf("resume %s step %d: %w", path, ck.Step, err)
-		}
-		start = ck.Step
-	}
 	defer st.Close()
-	if params == nil {
-		if fresh == nil { // --resume of a store without a checkpoint
-			if fresh, err = initialParams(cfg, mc); err != nil {
-				return Summary{}, err
-			}
-		}
-		params = fresh
-		opt0 = NewAdamW(params, cfg.Optim.Beta1, cfg.Optim.Beta2, cfg.Optim.Eps, cfg.Optim.WeightDecay)
+	params, opt0, cursor, start, err := startState(cfg, mc, path, ck, fresh)
+	if err != nil {
+		return Summary{}, err
 	}
-	sched := Schedule{Kind: cfg.Optim.Schedule, Peak: cfg.Optim.LR, Warmup: cfg.Optim.Warmup, Total: cfg.Train.Steps, MinLRRatio: cfg.Optim.MinLRRatio}
-	tr := NewTrainer(params, opt0, sched, cfg.Optim.ClipNorm)
+	tr := newTrainer(cfg, params, opt0)
 	defer tr.Close()
 	it := data.NewIterator(len(seqs), cfg.Train.Batch, cfg.Run.Seed, cursor)
 	sampleOpts := SampleOptions(cfg, tok, task)
@@ -296,6 +279,33 @@ func beginRun(cfg configs.Config, resume bool, mc model.Config, cfgYAML []byte, 
 // openRunStore creates the run store of a new run, or opens it to resume;
 // then it returns the latest checkpoint (nil when there is none) and drops
 // the metrics logged after it, which the resumed run logs again.
+// startState is where a run's loop starts: the checkpoint's weights,
+// optimizer and data cursor when resuming, else the starting weights (fresh,
+// or initialised when a store without a checkpoint is resumed) with a new
+// optimizer at step 0.
+func startState(cfg configs.Config, mc model.Config, path string, ck *checkpoint.Checkpoint, fresh *model.Params) (*model.Params, *AdamW, data.Cursor, int, error) {
+	if ck != nil {
+		params, adam, cursor, err := restore(ck, mc, cfg)
+		if err != nil {
+			return nil, nil, data.Cursor{}, 0, fmt.Errorf("resume %s step %d: %w", path, ck.Step, err)
+		}
+		return params, adam, cursor, ck.Step, nil
+	}
+	if fresh == nil {
+		var err error
+		if fresh, err = initialParams(cfg, mc); err != nil {
+			return nil, nil, data.Cursor{}, 0, err
+		}
+	}
+	return fresh, NewAdamW(fresh, cfg.Optim.Beta1, cfg.Optim.Beta2, cfg.Optim.Eps, cfg.Optim.WeightDecay), data.Cursor{}, 0, nil
+}
+
+// newTrainer is the shared trainer with the config's schedule and clipping.
+func newTrainer(cfg configs.Config, params *model.Params, adam *AdamW) *Trainer {
+	sched := Schedule{Kind: cfg.Optim.Schedule, Peak: cfg.Optim.LR, Warmup: cfg.Optim.Warmup, Total: cfg.Train.Steps, MinLRRatio: cfg.Optim.MinLRRatio}
+	return NewTrainer(params, adam, sched, cfg.Optim.ClipNorm)
+}
+
 func openRunStore(cfg configs.Config, resume bool, cfgYAML []byte, tok *data.Tokenizer, log zerolog.Logger) (*checkpoint.Store, *checkpoint.Checkpoint, error) {
 	path := StorePath(cfg)
 	if !resume {
