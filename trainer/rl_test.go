@@ -156,3 +156,37 @@ func TestMuOneAndDumpBatch(t *testing.T) {
 		t.Fatalf("dump header %+v", d.Algorithm)
 	}
 }
+
+// Every RL recipe in configs/ runs: one step of each, from a small SFT run of
+// the recipe's task and model shape, with the recipe's algorithm settings.
+func TestRLRecipesRun(t *testing.T) {
+	recipes, _ := filepath.Glob("../configs/*grpo.yaml")
+	recipes = append(recipes, "../configs/quickstart-rl.yaml")
+	if len(recipes) < 7 {
+		t.Fatalf("RL recipes: %v", recipes)
+	}
+	dir := t.TempDir()
+	for _, r := range recipes {
+		probe, err := configs.Load(r, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		task := probe.Data.Task
+		sft := filepath.Join(dir, task+"-sft.db")
+		if _, err := os.Stat(sft); err != nil {
+			cfg := smallRun(t, dir, task+"-sft", "model.preset=tiny", "model.d=0", "model.layers=0", "model.heads=0", "model.ff=0", "model.max_len=512", "data.task="+task, "train.steps=2", "train.eval_every=0", "optim.warmup=0")
+			if _, err := Train(context.Background(), cfg, Options{Log: zerolog.Nop()}); err != nil {
+				t.Fatalf("%s: SFT start: %v", r, err)
+			}
+		}
+		cfg, err := configs.Load(r, []string{"run.dir=" + dir, "model.init_from=" + sft, "rollout.prompts=2",
+			"train.steps=1", "optim.warmup=0", "train.eval_every=0", "data.train=gen:50", "data.eval=gen:4"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, err := Train(context.Background(), cfg, Options{Log: zerolog.Nop()})
+		if err != nil || sum.Steps != 1 {
+			t.Fatalf("%s: %v (%d steps)", r, err, sum.Steps)
+		}
+	}
+}
