@@ -80,3 +80,38 @@ func TestSchedules(t *testing.T) {
 		t.Error("unknown schedule accepted")
 	}
 }
+
+// The trainer keeps the graphs of the last maxGraphs batch shapes: a shape
+// seen again reuses its graph, the least recently used one is dropped.
+func TestTrainerGraphCacheIsBounded(t *testing.T) {
+	p, err := model.New(model.Config{Vocab: 12, D: 8, Layers: 1, Heads: 2, FF: 8, MaxLen: 16, RopeTheta: 10000, NormEps: 1e-5}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := NewTrainer(p, NewAdamW(p, 0.9, 0.999, 1e-8, 0), Schedule{Kind: "constant", Peak: 1e-3}, 0)
+	defer tr.Close()
+	g := func(B int) *model.TrainGraph {
+		t.Helper()
+		gr, err := tr.Graph(B, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return gr
+	}
+	g1 := g(1)
+	g(2)
+	g(3)
+	if g(1) != g1 { // 1 is now the most recent; 2 is the least
+		t.Fatal("a cached shape built a new graph")
+	}
+	g(4) // drops 2
+	if len(tr.graphs) != maxGraphs || len(tr.lru) != maxGraphs {
+		t.Fatalf("%d graphs kept", len(tr.graphs))
+	}
+	if _, ok := tr.graphs[[2]int{2, 4}]; ok {
+		t.Fatal("the least recently used graph was kept")
+	}
+	if g(1) != g1 {
+		t.Fatal("a recently used graph was dropped")
+	}
+}
