@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/remask/remask/checkpoint"
 )
 
 // trainTiny makes a small real run store to inspect.
@@ -97,5 +99,17 @@ func TestCkptCommands(t *testing.T) {
 	bad := write(t, dir, "bad.yaml", "run: {name: bad, dir: "+dir+"}\nmodel: {preset: tiny}\ndata: {task: sudoku4x4, train: gen:8}\n")
 	if code, _, stderr = runCaptured(t, "ckpt", "import", st, "-c", bad); code != 1 || !strings.Contains(stderr, "tok_emb") {
 		t.Fatalf("import into wrong shape: %q", stderr)
+	}
+}
+
+// ckpt samples shows each reward component, why one failed, and what a
+// reward reported, sorted by name.
+func TestRewardView(t *testing.T) {
+	s := checkpoint.Sample{Components: map[string]float64{"solved": 1, "format": 0.5, "plugin": 0},
+		Failures: map[string]string{"plugin": "timeout after 2s"},
+		Details:  map[string]any{"solved": map[string]any{"wrong_cells": 0}}}
+	want := `format=0.5  plugin=0 (failed: timeout after 2s)  solved=1 {"wrong_cells":0}`
+	if got := rewardView(s); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }
