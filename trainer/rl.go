@@ -193,29 +193,20 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 	if err != nil {
 		return Summary{}, err
 	}
-	cfgYAML, err := cfg.YAML()
+	run, err := beginRun(cfg, opt.Resume, mc, tok, log)
 	if err != nil {
 		return Summary{}, err
 	}
-
-	path := StorePath(cfg)
-	st, ck, fresh, err := beginRun(cfg, opt.Resume, mc, cfgYAML, tok, log)
-	if err != nil {
-		return Summary{}, err
-	}
+	st, path, params, cursor, start := run.store, run.path, run.params, run.cursor, run.step
 	defer st.Close()
-	params, adam, cursor, start, err := startState(cfg, mc, path, ck, fresh)
-	if err != nil {
-		return Summary{}, err
-	}
 	// the frozen reference: saved with each checkpoint, else the starting weights
 	var ref *model.Params
-	if ck == nil {
+	if run.ck == nil {
 		ref = params.Clone()
-	} else if ref, err = restoreRef(ck, mc); err != nil {
-		return Summary{}, fmt.Errorf("resume %s step %d: %w", path, ck.Step, err)
+	} else if ref, err = restoreRef(run.ck, mc); err != nil {
+		return Summary{}, fmt.Errorf("resume %s step %d: %w", path, run.ck.Step, err)
 	}
-	tr := newTrainer(cfg, params, adam)
+	tr := newTrainer(cfg, params, run.adam)
 	defer tr.Close()
 	it := data.NewIterator(len(prompts), cfg.Rollout.Prompts, cfg.Run.Seed, cursor)
 	evalOpts := SampleOptions(cfg, tok, task)

@@ -128,22 +128,13 @@ func Train(ctx context.Context, cfg configs.Config, opt Options) (Summary, error
 	if seqLen > mc.MaxLen {
 		return Summary{}, fmt.Errorf("sequence length %d exceeds model.max_len %d", seqLen, mc.MaxLen)
 	}
-	cfgYAML, err := cfg.YAML()
+	run, err := beginRun(cfg, opt.Resume, mc, tok, log)
 	if err != nil {
 		return Summary{}, err
 	}
-
-	path := StorePath(cfg)
-	st, ck, fresh, err := beginRun(cfg, opt.Resume, mc, cfgYAML, tok, log)
-	if err != nil {
-		return Summary{}, err
-	}
+	st, path, params, cursor, start := run.store, run.path, run.params, run.cursor, run.step
 	defer st.Close()
-	params, opt0, cursor, start, err := startState(cfg, mc, path, ck, fresh)
-	if err != nil {
-		return Summary{}, err
-	}
-	tr := newTrainer(cfg, params, opt0)
+	tr := newTrainer(cfg, params, run.adam)
 	defer tr.Close()
 	it := data.NewIterator(len(seqs), cfg.Train.Batch, cfg.Run.Seed, cursor)
 	sampleOpts := SampleOptions(cfg, tok, task)
@@ -260,44 +251,55 @@ func evalSet(cfg configs.Config, trainEx []data.Example, log zerolog.Logger) ([]
 	return evalEx, nil
 }
 
-// beginRun opens the run store of a run and returns, for a resume, its
-// latest checkpoint, and for a fresh run its starting weights. Those are made
-// (or read from model.init_from) before the store is created, so that a bad
-// init_from leaves nothing behind.
-func beginRun(cfg configs.Config, resume bool, mc model.Config, cfgYAML []byte, tok *data.Tokenizer, log zerolog.Logger) (*checkpoint.Store, *checkpoint.Checkpoint, *model.Params, error) {
+// runStart is where a run's loop starts.
+type runStart struct {
+	store  *checkpoint.Store
+	path   string
+	ck     *checkpoint.Checkpoint // the checkpoint resumed from; nil for a fresh start
+	params *model.Params
+	adam   *AdamW
+	cursor data.Cursor
+	step   int
+}
+
+// beginRun creates the run store of a new run, or opens it to resume, and
+// returns where the loop starts: the latest checkpoint's weights, optimizer
+// and data cursor when resuming, else the starting weights with a new
+// optimizer at step 0. The starting weights are made (or read from
+// model.init_from) before the store is created, so that a bad init_from
+// leaves nothing behind.
+func beginRun(cfg configs.Config, resume bool, mc model.Config, tok *data.Tokenizer, log zerolog.Logger) (*runStart, error) {
+	cfgYAML, err := cfg.YAML()
+	if err != nil {
+		return nil, err
+	}
 	var fresh *model.Params
 	if !resume {
-		var err error
 		if fresh, err = initialParams(cfg, mc); err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
 	}
 	st, ck, err := openRunStore(cfg, resume, cfgYAML, tok, log)
-	return st, ck, fresh, err
-}
-
-// openRunStore creates the run store of a new run, or opens it to resume;
-// then it returns the latest checkpoint (nil when there is none) and drops
-// the metrics logged after it, which the resumed run logs again.
-// startState is where a run's loop starts: the checkpoint's weights,
-// optimizer and data cursor when resuming, else the starting weights (fresh,
-// or initialised when a store without a checkpoint is resumed) with a new
-// optimizer at step 0.
-func startState(cfg configs.Config, mc model.Config, path string, ck *checkpoint.Checkpoint, fresh *model.Params) (*model.Params, *AdamW, data.Cursor, int, error) {
-	if ck != nil {
-		params, adam, cursor, err := restore(ck, mc, cfg)
-		if err != nil {
-			return nil, nil, data.Cursor{}, 0, fmt.Errorf("resume %s step %d: %w", path, ck.Step, err)
-		}
-		return params, adam, cursor, ck.Step, nil
+	if err != nil {
+		return nil, err
 	}
-	if fresh == nil {
-		var err error
-		if fresh, err = initialParams(cfg, mc); err != nil {
-			return nil, nil, data.Cursor{}, 0, err
+	r := &runStart{store: st, path: StorePath(cfg), ck: ck, params: fresh}
+	switch {
+	case ck != nil:
+		if r.params, r.adam, r.cursor, err = restore(ck, mc, cfg); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("resume %s step %d: %w", r.path, ck.Step, err)
+		}
+		r.step = ck.Step
+		return r, nil
+	case fresh == nil: // --resume of a store without a checkpoint
+		if r.params, err = initialParams(cfg, mc); err != nil {
+			st.Close()
+			return nil, err
 		}
 	}
-	return fresh, NewAdamW(fresh, cfg.Optim.Beta1, cfg.Optim.Beta2, cfg.Optim.Eps, cfg.Optim.WeightDecay), data.Cursor{}, 0, nil
+	r.adam = NewAdamW(r.params, cfg.Optim.Beta1, cfg.Optim.Beta2, cfg.Optim.Eps, cfg.Optim.WeightDecay)
+	return r, nil
 }
 
 // newTrainer is the shared trainer with the config's schedule and clipping.
@@ -306,6 +308,9 @@ func newTrainer(cfg configs.Config, params *model.Params, adam *AdamW) *Trainer 
 	return NewTrainer(params, adam, sched, cfg.Optim.ClipNorm)
 }
 
+// openRunStore creates the run store of a new run, or opens it to resume;
+// then it returns the latest checkpoint (nil when there is none) and drops
+// the metrics logged after it, which the resumed run logs again.
 func openRunStore(cfg configs.Config, resume bool, cfgYAML []byte, tok *data.Tokenizer, log zerolog.Logger) (*checkpoint.Store, *checkpoint.Checkpoint, error) {
 	path := StorePath(cfg)
 	if !resume {
