@@ -255,6 +255,11 @@ func (c Config) validateAlgo(p *problems) {
 	if a.Advantage != "" {
 		p.oneOf("algo.advantage", a.Advantage, "mean", "group_norm", "loo")
 	}
+	p.atLeast("algo.min_signal_groups", a.MinSignalGroups, 0)
+	p.atLeast("algo.max_refills", a.MaxRefills, 0)
+	if a.MinSignalGroups > 0 && !a.DropZeroSignal {
+		p.bad("algo.min_signal_groups", "%d needs algo.drop_zero_signal: true (dynamic sampling trains on the groups with signal only)", a.MinSignalGroups)
+	}
 	p.atLeast("algo.ref_sync_every", a.RefSyncEvery, 0)
 	p.inRange("algo.ref_sync_alpha", a.RefSyncAlpha, 0, 1, false, false)
 	p.atLeast("algo.t", a.T, 1)

@@ -96,6 +96,13 @@ func SampleRNG(seed uint64, step, prompt, sample int) *rand.Rand {
 // weights and returns the groups in prompt order. Cancelling ctx stops it
 // between groups.
 func (p *Pool) Rollout(ctx context.Context, snap *Snapshot, step int, prompts [][]int) ([]Group, error) {
+	return p.RolloutFrom(ctx, snap, step, 0, prompts)
+}
+
+// RolloutFrom is Rollout for prompts numbered from first in the step's random
+// streams: a step that rolls several batches (dynamic sampling) numbers them
+// on, so no two of its groups share streams.
+func (p *Pool) RolloutFrom(ctx context.Context, snap *Snapshot, step, first int, prompts [][]int) ([]Group, error) {
 	out := make([]Group, len(prompts))
 	jobs := make(chan int, p.cfg.Queue)
 	ctx, cancel := context.WithCancel(ctx)
@@ -124,7 +131,7 @@ func (p *Pool) Rollout(ctx context.Context, snap *Snapshot, step int, prompts []
 				for idx := lo; idx < hi; idx++ {
 					for s := 0; s < G; s++ {
 						batch = append(batch, prompts[idx])
-						rngs = append(rngs, SampleRNG(p.cfg.Seed, step, idx, s))
+						rngs = append(rngs, SampleRNG(p.cfg.Seed, step, first+idx, s))
 					}
 				}
 				res, err := Generate(inf, batch, p.cfg.Options, rngs...)

@@ -38,13 +38,27 @@ type rlSettings struct {
 	beta      float64
 	advantage string
 	loss      algos.Params
+	// dynamic sampling: roll further batches of prompts, at most maxRefills,
+	// until minSignal groups have unequal rewards (0 = off)
+	minSignal, maxRefills int
+}
+
+// sameTotals reports whether a group's rewards are all equal: it carries no
+// signal for a group-relative advantage.
+func sameTotals(g []reward.Scored) bool {
+	for _, s := range g {
+		if s.Total != g[0].Total {
+			return false
+		}
+	}
+	return true
 }
 
 func resolveRL(cfg configs.Config, tok *data.Tokenizer) rlSettings {
 	sp := algos.Special{Mask: tok.MaskID(), EOS: tok.EOSID(), Pad: tok.PadID(), BOS: tok.BOSID()}
 	a := cfg.Algo
 	s := rlSettings{group: cfg.Rollout.Group, mu: a.Mu, beta: a.Beta, advantage: a.Advantage,
-		loss: algos.Params{EpsLow: a.EpsLow, EpsHigh: a.EpsHigh}}
+		loss: algos.Params{EpsLow: a.EpsLow, EpsHigh: a.EpsHigh}, minSignal: a.MinSignalGroups, maxRefills: a.MaxRefills}
 	def := func(group, mu int, beta float64, adv string) {
 		if s.group == 0 {
 			s.group = group
@@ -260,38 +274,64 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 			return sum, nil
 		}
 		metrics := map[string]float64{}
-		// 1. rollout with a frozen snapshot of the policy
-		idx := it.Next()
-		batchPrompts := make([][]int, len(idx))
-		for i, j := range idx {
-			batchPrompts[i] = prompts[j]
-		}
+		// 1. rollout with a frozen snapshot of the policy; with dynamic
+		// sampling, further batches of prompts until enough groups carry signal
 		tRoll := time.Now()
 		snap := rollout.NewSnapshot(params, step)
-		groups, err := pool.Rollout(ctx, snap, step, batchPrompts)
-		if err != nil {
+		var (
+			samples     []algos.Sample
+			completions []reward.Completion
+			scored      []reward.Scored
+			groups      []rollout.Group
+			rollErr     error
+		)
+		rounds, signal := 0, 0
+		for {
+			idx := it.Next()
+			batchPrompts := make([][]int, len(idx))
+			for i, j := range idx {
+				batchPrompts[i] = prompts[j]
+			}
+			gs, err := pool.RolloutFrom(ctx, snap, step, len(groups), batchPrompts)
+			if err != nil {
+				rollErr = err
+				break
+			}
+			var cs []reward.Completion
+			for gi, g := range gs {
+				ex := trainEx[idx[gi]]
+				for s, toks := range g.Tokens {
+					cs = append(cs, reward.Completion{Prompt: ex.Prompt, Text: tok.DecodeAnswer(toks), Ref: ex.Ref})
+					samples = append(samples, algos.Sample{Prompt: batchPrompts[gi], Completion: toks, Trace: g.Trace[s]})
+				}
+			}
+			// 2. rewards: one batch, so exec plugins pipeline it and code
+			// rewards run their sandboxes in parallel
+			sc := reward.CombineBatch(comps, cs)
+			for gi := range gs {
+				if !sameTotals(sc[gi*rs.group : (gi+1)*rs.group]) {
+					signal++
+				}
+			}
+			groups, completions, scored = append(groups, gs...), append(completions, cs...), append(scored, sc...)
+			rounds++
+			if rs.minSignal == 0 || signal >= rs.minSignal || rounds > rs.maxRefills {
+				break
+			}
+		}
+		if rollErr != nil {
 			if ctx.Err() != nil {
 				continue // the top of the loop writes the final checkpoint
 			}
-			return sum, fmt.Errorf("step %d: %w", step, err)
+			return sum, fmt.Errorf("step %d: %w", step, rollErr)
 		}
 		metrics["rollout_s"] = time.Since(tRoll).Seconds()
-		// 2. rewards and advantages
-		var samples []algos.Sample
-		var completions []reward.Completion
 		var entSum float64
-		for gi, g := range groups {
+		for _, g := range groups {
 			for _, e := range g.Entropy {
 				entSum += e
 			}
-			ex := trainEx[idx[gi]]
-			for s, toks := range g.Tokens {
-				completions = append(completions, reward.Completion{Prompt: ex.Prompt, Text: tok.DecodeAnswer(toks), Ref: ex.Ref})
-				samples = append(samples, algos.Sample{Prompt: batchPrompts[gi], Completion: toks, Trace: g.Trace[s]})
-			}
 		}
-		// one batch: exec plugins pipeline it, code rewards run their sandboxes in parallel
-		scored := reward.CombineBatch(comps, completions)
 		rewards := make([]float64, len(scored))
 		compSum := map[string]float64{}
 		failures := 0
@@ -334,13 +374,23 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 		metrics["completion_len"] = lenSum / n
 		metrics["entropy"] = entSum / n
 		metrics["reward_failures"] = float64(failures)
+		if rs.minSignal > 0 {
+			metrics["rollout_rounds"] = float64(rounds)
+			metrics["prompts_rolled"] = float64(len(groups))
+		}
 		if cfg.Algo.DropZeroSignal {
+			// with dynamic sampling, the first minSignal groups with signal:
+			// the update's batch keeps one shape once enough were found
 			var ks []algos.Sample
 			var ka []float64
-			for i := range samples {
-				if !zero[i/rs.group] {
-					ks, ka = append(ks, samples[i]), append(ka, adv[i])
+			kept := 0
+			for gi := range groups {
+				if zero[gi] || (rs.minSignal > 0 && kept == rs.minSignal) {
+					continue
 				}
+				kept++
+				ks = append(ks, samples[gi*rs.group:(gi+1)*rs.group]...)
+				ka = append(ka, adv[gi*rs.group:(gi+1)*rs.group]...)
 			}
 			samples, adv = ks, ka
 		}

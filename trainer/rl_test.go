@@ -190,3 +190,59 @@ func TestRLRecipesRun(t *testing.T) {
 		}
 	}
 }
+
+// Dynamic sampling rolls further batches of prompts until enough groups have
+// signal, trains on exactly that many groups, and still resumes exactly.
+func TestDynamicSampling(t *testing.T) {
+	dir := t.TempDir()
+	dump := filepath.Join(dir, "dump")
+	// sudoku_cells almost always differs within a group of 3, so 3 groups with
+	// signal take two batches of 2 prompts
+	extra := []string{"algo.mu=1", "algo.drop_zero_signal=true", "algo.min_signal_groups=3", "algo.max_refills=5"}
+	full := rlRun(t, dir, "dyn-full", "unigrpo", extra...)
+	if _, err := Train(context.Background(), full, Options{Log: zerolog.Nop(), DumpBatch: dump}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := checkpoint.OpenReadOnly(StorePath(full))
+	rows, _ := st.Metrics()
+	st.Close()
+	for _, r := range rows {
+		v := r.Values
+		if r.Step == 0 {
+			continue // the eval before training
+		}
+		// stop at 3 groups with signal (at most 2 come per batch) or after 5 refills
+		rolled, signal := v["prompts_rolled"], v["prompts_rolled"]-v["zero_signal_groups"]
+		if v["rollout_rounds"]*2 != rolled || (signal < 3 && rolled != 12) || signal >= 5 {
+			t.Fatalf("step %d: rounds %v, prompts %v, zero-signal %v", r.Step, v["rollout_rounds"], rolled, v["zero_signal_groups"])
+		}
+	}
+	var d dumpedBatch
+	b, err := os.ReadFile(filepath.Join(dump, "step000002_iter00.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &d)
+	}
+	if err != nil || d.B != 9 {
+		t.Fatalf("update batch %d rows (%v), want 3 groups of 3", d.B, err)
+	}
+	broken := rlRun(t, dir, "dyn-broken", "unigrpo", extra...)
+	ctx, cancel := context.WithCancel(context.Background())
+	if _, err := Train(ctx, broken, Options{Log: zerolog.Nop(), Progress: func(step, total int, s StepStats) {
+		if step == 3 {
+			cancel()
+		}
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Train(context.Background(), broken, Options{Log: zerolog.Nop(), Resume: true}); err != nil {
+		t.Fatal(err)
+	}
+	a, c := finalWeights(t, StorePath(full)), finalWeights(t, StorePath(broken))
+	for i := range a.Weights {
+		for j := range a.Weights[i].Data {
+			if math.Float32bits(a.Weights[i].Data[j]) != math.Float32bits(c.Weights[i].Data[j]) {
+				t.Fatalf("%s[%d] differs after resume", a.Weights[i].Name, j)
+			}
+		}
+	}
+}
