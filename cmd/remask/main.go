@@ -41,7 +41,7 @@ func newRootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&flags.logFormat, "log-format", "console", "log format: console or json")
 	root.PersistentFlags().StringVar(&flags.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	root.AddCommand(newTrainCmd(), newSampleCmd(), newEvalCmd(), newBenchCmd(), newDataCmd())
+	root.AddCommand(newTrainCmd(), newSampleCmd(), newEvalCmd(), newBenchCmd(), newDataCmd(), newProbeCmd())
 	for _, extra := range extraCommands {
 		root.AddCommand(extra())
 	}
