@@ -51,29 +51,11 @@ func TestRLRunsAndResumesExactly(t *testing.T) {
 			t.Fatalf("%s: %v", obj, err)
 		}
 		broken := rlRun(t, dir, obj+"-broken", obj)
-		ctx, cancel := context.WithCancel(context.Background())
-		if _, err := Train(ctx, broken, Options{Log: zerolog.Nop(), Progress: func(step, total int, s StepStats) {
-			if step == 3 {
-				cancel()
-			}
-		}}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := Train(context.Background(), broken, Options{Log: zerolog.Nop(), Resume: true}); err != nil {
-			t.Fatal(err)
-		}
-		a := finalWeights(t, filepath.Join(dir, obj+"-full.db"))
-		b := finalWeights(t, filepath.Join(dir, obj+"-broken.db"))
-		if a.Step != 6 || b.Step != 6 {
+		interruptAndResume(t, broken, 3)
+		if a, b := finalWeights(t, StorePath(full)), finalWeights(t, StorePath(broken)); a.Step != 6 || b.Step != 6 {
 			t.Fatalf("%s: steps %d %d", obj, a.Step, b.Step)
 		}
-		for i := range a.Weights {
-			for j := range a.Weights[i].Data {
-				if math.Float32bits(a.Weights[i].Data[j]) != math.Float32bits(b.Weights[i].Data[j]) {
-					t.Fatalf("%s: %s[%d] differs after resume", obj, a.Weights[i].Name, j)
-				}
-			}
-		}
+		sameFinalWeights(t, obj, StorePath(full), StorePath(broken))
 		st, _ := checkpoint.OpenReadOnly(filepath.Join(dir, obj+"-full.db"))
 		rows, _ := st.Metrics()
 		// a step without eval keeps the first group's completions with each reward component
@@ -226,22 +208,36 @@ func TestDynamicSampling(t *testing.T) {
 		t.Fatalf("update batch %d rows (%v), want 3 groups of 3", d.B, err)
 	}
 	broken := rlRun(t, dir, "dyn-broken", "unigrpo", extra...)
+	interruptAndResume(t, broken, 3)
+	sameFinalWeights(t, "dynamic sampling", StorePath(full), StorePath(broken))
+}
+
+// interruptAndResume runs cfg, cancelling it after step stop, then resumes it
+// to its end.
+func interruptAndResume(t *testing.T, cfg configs.Config, stop int) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	if _, err := Train(ctx, broken, Options{Log: zerolog.Nop(), Progress: func(step, total int, s StepStats) {
-		if step == 3 {
+	defer cancel()
+	if _, err := Train(ctx, cfg, Options{Log: zerolog.Nop(), Progress: func(step, total int, s StepStats) {
+		if step == stop {
 			cancel()
 		}
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Train(context.Background(), broken, Options{Log: zerolog.Nop(), Resume: true}); err != nil {
+	if _, err := Train(context.Background(), cfg, Options{Log: zerolog.Nop(), Resume: true}); err != nil {
 		t.Fatal(err)
 	}
-	a, c := finalWeights(t, StorePath(full)), finalWeights(t, StorePath(broken))
+}
+
+// sameFinalWeights fails unless two run stores end with bit-identical weights.
+func sameFinalWeights(t *testing.T, what, pathA, pathB string) {
+	t.Helper()
+	a, b := finalWeights(t, pathA), finalWeights(t, pathB)
 	for i := range a.Weights {
 		for j := range a.Weights[i].Data {
-			if math.Float32bits(a.Weights[i].Data[j]) != math.Float32bits(c.Weights[i].Data[j]) {
-				t.Fatalf("%s[%d] differs after resume", a.Weights[i].Name, j)
+			if math.Float32bits(a.Weights[i].Data[j]) != math.Float32bits(b.Weights[i].Data[j]) {
+				t.Fatalf("%s: %s[%d] differs after resume", what, a.Weights[i].Name, j)
 			}
 		}
 	}
