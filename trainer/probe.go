@@ -84,7 +84,7 @@ func Probe(ctx context.Context, cfg configs.Config, opt ProbeOptions) (ProbeRepo
 	}
 	defer closeRewards()
 	rs := resolveRL(cfg, tok)
-	pool, err := rollout.NewPool(rollout.PoolConfig{Workers: cfg.Rollout.Workers, Group: rs.group, Seed: uint64(cfg.Run.Seed), Options: rolloutOptions(cfg, tok, task)})
+	pool, err := rolloutPool(cfg, rs, rolloutOptions(cfg, tok, task))
 	if err != nil {
 		return ProbeReport{}, fmt.Errorf("rollout: %w", err)
 	}

@@ -139,6 +139,12 @@ func rolloutOptions(cfg configs.Config, tok *data.Tokenizer, task data.Task) rol
 		Remasking: r.Remasking, Confidence: r.Confidence, Threshold: r.Threshold, Cache: r.Cache}, tok, task)
 }
 
+// rolloutPool is the sampler pool of an RL config: its workers, its group size
+// and the run seed, so a probe samples what the run's first step samples.
+func rolloutPool(cfg configs.Config, rs rlSettings, ro rollout.Options) (*rollout.Pool, error) {
+	return rollout.NewPool(rollout.PoolConfig{Workers: cfg.Rollout.Workers, Group: rs.group, Seed: uint64(cfg.Run.Seed), Options: ro})
+}
+
 // estimates runs the plain-Go forward of p on an iteration's inputs and
 // returns every counted token's log-prob estimate (old or reference policy:
 // no gradients).
@@ -199,7 +205,7 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 	defer closeRewards()
 	rs := resolveRL(cfg, tok)
 	ro := rolloutOptions(cfg, tok, task)
-	pool, err := rollout.NewPool(rollout.PoolConfig{Workers: cfg.Rollout.Workers, Group: rs.group, Seed: uint64(cfg.Run.Seed), Options: ro})
+	pool, err := rolloutPool(cfg, rs, ro)
 	if err != nil {
 		return Summary{}, fmt.Errorf("rollout: %w", err)
 	}
