@@ -492,6 +492,70 @@ func NewEvalModel(p *model.Params) EvalModel { return EvalModel{model.NewInferen
 // Evaluate samples a completion for every example and returns the fraction
 // that the task marks correct, with a few samples for the run store.
 func Evaluate(m EvalModel, tok *data.Tokenizer, task data.Task, exs []data.Example, o rollout.Options, rng *rand.Rand) (float64, []checkpoint.Sample, error) {
+	return evaluate(m, tok, task, exs, o, rng, nil)
+}
+
+// EvaluateByStep is Evaluate that also counts, per denoising step, the
+// tokens committed at that step and how many of them are right.
+func EvaluateByStep(m EvalModel, tok *data.Tokenizer, task data.Task, exs []data.Example, o rollout.Options, rng *rand.Rand) (float64, CommitCounts, error) {
+	var cc CommitCounts
+	acc, _, err := evaluate(m, tok, task, exs, o, rng, &cc)
+	return acc, cc, err
+}
+
+// CommitCounts says where in the denoising order a model's errors arise:
+// Committed[s] completion tokens were committed at step s, Right[s] of them
+// equal the reference answer at their position (the answer then <eos>
+// padding, as SFT lays it out). Only examples with a reference answer count;
+// the figure means most where the answer is unique, as in sudoku.
+type CommitCounts struct {
+	Committed []int `json:"committed"`
+	Right     []int `json:"right"`
+}
+
+// Accuracy is Right/Committed per step (0 where nothing was committed).
+func (c CommitCounts) Accuracy() []float64 {
+	out := make([]float64, len(c.Committed))
+	for s, n := range c.Committed {
+		if n > 0 {
+			out[s] = float64(c.Right[s]) / float64(n)
+		}
+	}
+	return out
+}
+
+// add counts one completion: tokens[k] was committed at step trace[k];
+// ref is the reference completion (positions past its end count as wrong).
+func (c *CommitCounts) add(tokens, trace, ref []int) {
+	for k, s := range trace {
+		for len(c.Committed) <= s {
+			c.Committed = append(c.Committed, 0)
+			c.Right = append(c.Right, 0)
+		}
+		c.Committed[s]++
+		if k < len(ref) && tokens[k] == ref[k] {
+			c.Right[s]++
+		}
+	}
+}
+
+// referenceCompletion is ex's answer followed by <eos> up to n tokens, or
+// nil when ex has no answer.
+func referenceCompletion(tok *data.Tokenizer, ex data.Example, n int) ([]int, error) {
+	if ex.Answer == "" {
+		return nil, nil
+	}
+	a, err := tok.Encode(ex.Answer)
+	if err != nil {
+		return nil, fmt.Errorf("answer: %w", err)
+	}
+	for len(a) < n {
+		a = append(a, tok.EOSID())
+	}
+	return a, nil
+}
+
+func evaluate(m EvalModel, tok *data.Tokenizer, task data.Task, exs []data.Example, o rollout.Options, rng *rand.Rand, byStep *CommitCounts) (float64, []checkpoint.Sample, error) {
 	const batch = 64
 	correct := 0
 	var samples []checkpoint.Sample
@@ -514,6 +578,15 @@ func Evaluate(m EvalModel, tok *data.Tokenizer, task data.Task, exs []data.Examp
 			ok := task.Correct(ex, text)
 			if ok {
 				correct++
+			}
+			if byStep != nil {
+				ref, err := referenceCompletion(tok, ex, len(res.Tokens[i]))
+				if err != nil {
+					return 0, nil, fmt.Errorf("example %d: %w", lo+i+1, err)
+				}
+				if ref != nil {
+					byStep.add(res.Tokens[i], res.Trace[i], ref)
+				}
 			}
 			if len(samples) < 8 {
 				r := 0.0

@@ -159,7 +159,7 @@ func newEvalCmd() *cobra.Command {
 	var (
 		ref, file, taskName string
 		limit               int
-		keepSeen            bool
+		keepSeen, byStep    bool
 		repairK             int
 		sf                  samplingFlags
 	)
@@ -210,12 +210,23 @@ func newEvalCmd() *cobra.Command {
 				fmt.Println(string(b))
 				return nil
 			}
-			acc, _, err := trainer.Evaluate(trainer.NewEvalModel(p), tok, task, exs, o, rand.New(rand.NewPCG(sf.seed, 0)))
-			if err != nil {
-				return err
+			out := map[string]any{"task": taskName, "n": len(exs), "dropped_seen_in_train": dropped, "ckpt": ref, "gen_length": o.GenLength, "steps": o.Steps}
+			rng := rand.New(rand.NewPCG(sf.seed, 0))
+			if byStep {
+				acc, cc, err := trainer.EvaluateByStep(trainer.NewEvalModel(p), tok, task, exs, o, rng)
+				if err != nil {
+					return err
+				}
+				out["accuracy"], out["committed_by_step"], out["commit_accuracy_by_step"] = acc, cc.Committed, cc.Accuracy()
+			} else {
+				acc, _, err := trainer.Evaluate(trainer.NewEvalModel(p), tok, task, exs, o, rng)
+				if err != nil {
+					return err
+				}
+				out["accuracy"] = acc
 			}
-			b, _ := json.Marshal(map[string]any{"task": taskName, "n": len(exs), "accuracy": acc, "dropped_seen_in_train": dropped,
-				"ckpt": ref, "seconds": time.Since(t0).Seconds(), "gen_length": o.GenLength, "steps": o.Steps})
+			out["seconds"] = time.Since(t0).Seconds()
+			b, _ := json.Marshal(out)
 			fmt.Println(string(b))
 			return nil
 		},
@@ -225,6 +236,7 @@ func newEvalCmd() *cobra.Command {
 	cmd.Flags().StringVar(&taskName, "task", "", "sudoku4x4 or countdown")
 	cmd.Flags().IntVar(&limit, "n", 0, "evaluate only the first N examples (0 = all)")
 	cmd.Flags().IntVar(&repairK, "repair", 0, "instead of sampling: corrupt each reference answer with N substitutions and report how many revision passes (--revise) restore")
+	cmd.Flags().BoolVar(&byStep, "by-step", false, "also report, per denoising step, how many tokens were committed and the share equal to the reference answer (where errors arise)")
 	cmd.Flags().BoolVar(&keepSeen, "keep-seen", false, "keep examples whose prompt was in the run's training data (dropped by default)")
 	sf.register(cmd)
 	return cmd
