@@ -56,7 +56,7 @@ func TestRLRunsAndResumesExactly(t *testing.T) {
 			t.Fatalf("%s: steps %d %d", obj, a.Step, b.Step)
 		}
 		sameFinalWeights(t, obj, StorePath(full), StorePath(broken))
-		st, _ := checkpoint.OpenReadOnly(filepath.Join(dir, obj+"-full.db"))
+		st, _ := checkpoint.OpenReadOnly(StorePath(full))
 		rows, _ := st.Metrics()
 		// a step without eval keeps the first group's completions with each reward component
 		ss, err := st.Samples(5)
