@@ -130,9 +130,10 @@ type Optim struct {
 	Beta2       float64 `yaml:"beta2" mapstructure:"beta2"`               // second-moment decay
 	Eps         float64 `yaml:"eps" mapstructure:"eps"`                   // Adam epsilon
 	ClipNorm    float64 `yaml:"clip_norm" mapstructure:"clip_norm"`       // global gradient-norm clip, 0 = off
-	Schedule    string  `yaml:"schedule" mapstructure:"schedule"`         // constant | constant_with_warmup | cosine | cosine_with_min_lr
+	Schedule    string  `yaml:"schedule" mapstructure:"schedule"`         // constant | constant_with_warmup | cosine | cosine_with_min_lr | warmup_stable_decay
 	Warmup      int     `yaml:"warmup" mapstructure:"warmup"`             // linear warm-up steps
-	MinLRRatio  float64 `yaml:"min_lr_ratio" mapstructure:"min_lr_ratio"` // cosine_with_min_lr floor, as a fraction of lr
+	MinLRRatio  float64 `yaml:"min_lr_ratio" mapstructure:"min_lr_ratio"` // cosine_with_min_lr and warmup_stable_decay floor, as a fraction of lr
+	DecaySteps  int     `yaml:"decay_steps" mapstructure:"decay_steps"`   // warmup_stable_decay: steps of linear decay at the end of the run
 }
 
 func defaultOptim() Optim {

@@ -168,11 +168,17 @@ func (c Config) validateOptim(p *problems) {
 	p.inRange("optim.beta2", o.Beta2, 0, 1, false, true)
 	p.inRange("optim.eps", o.Eps, 0, 1, true, true)
 	p.nonNegative("optim.clip_norm", o.ClipNorm)
-	p.oneOf("optim.schedule", o.Schedule, "constant", "constant_with_warmup", "cosine", "cosine_with_min_lr")
+	p.oneOf("optim.schedule", o.Schedule, "constant", "constant_with_warmup", "cosine", "cosine_with_min_lr", "warmup_stable_decay")
 	if o.Warmup < 0 || o.Warmup > c.Train.Steps {
 		p.bad("optim.warmup", "%d must be in [0, train.steps %d]", o.Warmup, c.Train.Steps)
 	}
 	p.inRange("optim.min_lr_ratio", o.MinLRRatio, 0, 1, false, false)
+	if o.DecaySteps < 0 || o.DecaySteps+o.Warmup > c.Train.Steps {
+		p.bad("optim.decay_steps", "%d must be in [0, train.steps %d - optim.warmup %d]", o.DecaySteps, c.Train.Steps, o.Warmup)
+	}
+	if o.Schedule == "warmup_stable_decay" && o.DecaySteps == 0 {
+		p.bad("optim.decay_steps", "warmup_stable_decay needs decay_steps > 0 (without it, use constant_with_warmup)")
+	}
 }
 
 func (c Config) validateTrain(p *problems) {

@@ -69,6 +69,12 @@ func TestSchedules(t *testing.T) {
 		{Schedule{Kind: "cosine_with_min_lr", Peak: 1, Warmup: 2, Total: 12, MinLRRatio: 0.1}, 2, 1},
 		{Schedule{Kind: "cosine_with_min_lr", Peak: 1, Warmup: 2, Total: 12, MinLRRatio: 0.1}, 7, 0.1 + 0.9*0.5*(1+math.Cos(5*math.Pi/9))},
 		{Schedule{Kind: "cosine_with_min_lr", Peak: 1, Warmup: 2, Total: 12, MinLRRatio: 0.1}, 11, 0.1},
+		// 12 steps: warm-up 0-1, stable 2-7, decay 8-11 falls by 0.9/4 a step to 0.1.
+		{Schedule{Kind: "warmup_stable_decay", Peak: 1, Warmup: 2, Total: 12, MinLRRatio: 0.1, Decay: 4}, 0, 0.5},
+		{Schedule{Kind: "warmup_stable_decay", Peak: 1, Warmup: 2, Total: 12, MinLRRatio: 0.1, Decay: 4}, 7, 1},
+		{Schedule{Kind: "warmup_stable_decay", Peak: 1, Warmup: 2, Total: 12, MinLRRatio: 0.1, Decay: 4}, 8, 0.775},
+		{Schedule{Kind: "warmup_stable_decay", Peak: 1, Warmup: 2, Total: 12, MinLRRatio: 0.1, Decay: 4}, 10, 0.325},
+		{Schedule{Kind: "warmup_stable_decay", Peak: 1, Warmup: 2, Total: 12, MinLRRatio: 0.1, Decay: 4}, 11, 0.1},
 	}
 	for _, c := range cases {
 		got, err := c.s.LR(c.step)

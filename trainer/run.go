@@ -304,7 +304,7 @@ func beginRun(cfg configs.Config, resume bool, mc model.Config, tok *data.Tokeni
 
 // newTrainer is the shared trainer with the config's schedule and clipping.
 func newTrainer(cfg configs.Config, params *model.Params, adam *AdamW) *Trainer {
-	sched := Schedule{Kind: cfg.Optim.Schedule, Peak: cfg.Optim.LR, Warmup: cfg.Optim.Warmup, Total: cfg.Train.Steps, MinLRRatio: cfg.Optim.MinLRRatio}
+	sched := Schedule{Kind: cfg.Optim.Schedule, Peak: cfg.Optim.LR, Warmup: cfg.Optim.Warmup, Total: cfg.Train.Steps, MinLRRatio: cfg.Optim.MinLRRatio, Decay: cfg.Optim.DecaySteps}
 	return NewTrainer(params, adam, sched, cfg.Optim.ClipNorm)
 }
 

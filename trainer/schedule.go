@@ -7,11 +7,12 @@ import (
 
 // Schedule gives the learning rate at a step (0-based) of a run of Total steps.
 type Schedule struct {
-	Kind       string  // constant | constant_with_warmup | cosine | cosine_with_min_lr
+	Kind       string  // constant | constant_with_warmup | cosine | cosine_with_min_lr | warmup_stable_decay
 	Peak       float64 // the configured lr
-	Warmup     int     // linear warm-up steps (constant_with_warmup and the cosines)
+	Warmup     int     // linear warm-up steps (all but constant)
 	Total      int     // run length in steps
-	MinLRRatio float64 // cosine_with_min_lr: floor as a fraction of Peak
+	MinLRRatio float64 // cosine_with_min_lr and warmup_stable_decay: floor as a fraction of Peak
+	Decay      int     // warmup_stable_decay: the last Decay steps fall linearly to the floor
 }
 
 // LR returns the learning rate for step.
@@ -49,6 +50,21 @@ func (s Schedule) LR(step int) (float64, error) {
 			return lr, nil
 		}
 		return cosine(s.Peak * s.MinLRRatio), nil
+	case "warmup_stable_decay":
+		// Warm up, hold Peak, then fall linearly over the last Decay steps so
+		// the final step runs at the floor. The stable phase is the run of
+		// constant_with_warmup, so a constant-lr run can be resumed into its
+		// decay phase (--resume with this schedule) and match a fresh run.
+		if lr, ok := warm(); ok {
+			return lr, nil
+		}
+		start := s.Total - s.Decay
+		if s.Decay <= 0 || step < start {
+			return s.Peak, nil
+		}
+		floor := s.Peak * s.MinLRRatio
+		progress := math.Min(1, float64(step-start+1)/float64(s.Decay))
+		return s.Peak + (floor-s.Peak)*progress, nil
 	}
 	return 0, fmt.Errorf("unknown lr schedule %q", s.Kind)
 }
