@@ -173,9 +173,10 @@ func (c Config) validateOptim(p *problems) {
 		p.bad("optim.warmup", "%d must be in [0, train.steps %d]", o.Warmup, c.Train.Steps)
 	}
 	p.inRange("optim.min_lr_ratio", o.MinLRRatio, 0, 1, false, false)
-	if o.DecaySteps < 0 || o.DecaySteps+o.Warmup > c.Train.Steps {
-		p.bad("optim.decay_steps", "%d must be in [0, train.steps %d - optim.warmup %d]", o.DecaySteps, c.Train.Steps, o.Warmup)
-	}
+	// decay_steps past the run's length is allowed so that --set train.steps=N
+	// can shorten a recipe: the schedule then decays over every step after
+	// warm-up.
+	p.atLeast("optim.decay_steps", o.DecaySteps, 0)
 	if o.Schedule == "warmup_stable_decay" && o.DecaySteps == 0 {
 		p.bad("optim.decay_steps", "warmup_stable_decay needs decay_steps > 0 (without it, use constant_with_warmup)")
 	}

@@ -75,6 +75,10 @@ func TestSchedules(t *testing.T) {
 		{Schedule{Kind: "warmup_stable_decay", Peak: 1, Warmup: 2, Total: 12, MinLRRatio: 0.1, Decay: 4}, 8, 0.775},
 		{Schedule{Kind: "warmup_stable_decay", Peak: 1, Warmup: 2, Total: 12, MinLRRatio: 0.1, Decay: 4}, 10, 0.325},
 		{Schedule{Kind: "warmup_stable_decay", Peak: 1, Warmup: 2, Total: 12, MinLRRatio: 0.1, Decay: 4}, 11, 0.1},
+		// decay 60 in a 6-step run with 2 warm-up steps: steps 2-5 decay, 0.9/4 a step.
+		{Schedule{Kind: "warmup_stable_decay", Peak: 1, Warmup: 2, Total: 6, MinLRRatio: 0.1, Decay: 60}, 1, 1},
+		{Schedule{Kind: "warmup_stable_decay", Peak: 1, Warmup: 2, Total: 6, MinLRRatio: 0.1, Decay: 60}, 2, 0.775},
+		{Schedule{Kind: "warmup_stable_decay", Peak: 1, Warmup: 2, Total: 6, MinLRRatio: 0.1, Decay: 60}, 5, 0.1},
 	}
 	for _, c := range cases {
 		got, err := c.s.LR(c.step)

@@ -58,12 +58,15 @@ func (s Schedule) LR(step int) (float64, error) {
 		if lr, ok := warm(); ok {
 			return lr, nil
 		}
-		start := s.Total - s.Decay
-		if s.Decay <= 0 || step < start {
+		// A decay longer than the run after warm-up (a recipe shortened with
+		// --set train.steps) spans every step after warm-up.
+		decay := min(s.Decay, s.Total-s.Warmup)
+		start := s.Total - decay
+		if decay <= 0 || step < start {
 			return s.Peak, nil
 		}
 		floor := s.Peak * s.MinLRRatio
-		progress := math.Min(1, float64(step-start+1)/float64(s.Decay))
+		progress := math.Min(1, float64(step-start+1)/float64(decay))
 		return s.Peak + (floor-s.Peak)*progress, nil
 	}
 	return 0, fmt.Errorf("unknown lr schedule %q", s.Kind)
