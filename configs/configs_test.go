@@ -373,3 +373,38 @@ func TestLoadMissingFile(t *testing.T) {
 		t.Fatalf("missing file: %v", err)
 	}
 }
+
+// A store written by an older remask may hold fields this version removed;
+// ParseStored drops them (and says which) where Parse refuses them.
+func TestParseStoredDropsRemovedFields(t *testing.T) {
+	text := []byte(`run: {name: old, seed: 7}
+objective: unigrpo
+model: {preset: tiny}
+data: {task: sudoku4x4, train: gen:100}
+rewards:
+  - {name: sudoku_solved, weight: 2.0, retired: 1}
+algo: {mu: 3, group_masks: false, trace_masks: true}
+gone_section: {a: 1}
+`)
+	if _, err := Parse("old.db (stored config)", text, nil); err == nil || !strings.Contains(err.Error(), `unknown field "rewards[0].retired"`) {
+		t.Fatalf("Parse must stay strict: %v", err)
+	}
+	c, dropped, err := ParseStored("old.db (stored config)", text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"rewards[0].retired", "algo.group_masks", "gone_section"}
+	if !reflect.DeepEqual(dropped, want) {
+		t.Errorf("dropped %q, want %q", dropped, want)
+	}
+	if c.Run.Seed != 7 || c.Algo.Mu != 3 || !c.Algo.TraceMasks || len(c.Rewards) != 1 || c.Rewards[0].Weight != 2 {
+		t.Errorf("kept fields lost: %+v", c)
+	}
+	// A current store has nothing to drop, and a bad value still fails with its line.
+	if _, d, err := ParseStored("new.db", []byte("objective: sft\ndata: {task: sudoku4x4, train: gen:10}\n")); err != nil || len(d) != 0 {
+		t.Errorf("clean config: %v %v", d, err)
+	}
+	if _, _, err := ParseStored("bad.db (stored config)", []byte("algo: {retired: 1}\ntrain: {steps: -3}\n")); err == nil || !strings.Contains(err.Error(), "bad.db (stored config):2") {
+		t.Errorf("bad value: %v", err)
+	}
+}

@@ -363,3 +363,61 @@ func levenshtein(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// ParseStored parses the config a run store kept. Stores outlive versions of
+// remask, so a field this version no longer has is dropped rather than
+// refused: the weights do not depend on it, and an old checkpoint must stay
+// usable for eval, sample and init_from. The dropped fields are returned so
+// the caller can say so. Everything else is checked as in Parse.
+func ParseStored(name string, text []byte) (Config, []string, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(text, &doc); err != nil {
+		return Config{}, nil, fmt.Errorf("%s: %v", name, err)
+	}
+	var dropped []string
+	if len(doc.Content) > 0 {
+		dropped = pruneUnknown(doc.Content[0], reflect.TypeOf(Config{}), "")
+	}
+	if len(dropped) > 0 {
+		b, err := yaml.Marshal(&doc)
+		if err != nil {
+			return Config{}, nil, fmt.Errorf("%s: %v", name, err)
+		}
+		text = b
+	}
+	cfg, err := Parse(name, text, nil)
+	return cfg, dropped, err
+}
+
+// pruneUnknown deletes the mapping keys t has no field for, recursively, and
+// returns their dotted paths.
+func pruneUnknown(n *yaml.Node, t reflect.Type, path string) []string {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	var dropped []string
+	switch {
+	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
+		kept := n.Content[:0]
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			if k.Tag == "!!merge" {
+				kept = append(kept, k, val)
+				continue
+			}
+			f, ok := field(t, k.Value)
+			if !ok {
+				dropped = append(dropped, join(path, k.Value))
+				continue
+			}
+			dropped = append(dropped, pruneUnknown(val, f.Type, join(path, k.Value))...)
+			kept = append(kept, k, val)
+		}
+		n.Content = kept
+	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
+		for i, el := range n.Content {
+			dropped = append(dropped, pruneUnknown(el, t.Elem(), fmt.Sprintf("%s[%d]", path, i))...)
+		}
+	}
+	return dropped
+}

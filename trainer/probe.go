@@ -74,7 +74,7 @@ func Probe(ctx context.Context, cfg configs.Config, opt ProbeOptions) (ProbeRepo
 	if err != nil {
 		return ProbeReport{}, err
 	}
-	params, err := initialParams(cfg, mc)
+	params, err := initialParams(cfg, mc, opt.Log)
 	if err != nil {
 		return ProbeReport{}, err
 	}

@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"math"
@@ -240,5 +241,42 @@ func sameFinalWeights(t *testing.T, what, pathA, pathB string) {
 				t.Fatalf("%s: %s[%d] differs after resume", what, a.Weights[i].Name, j)
 			}
 		}
+	}
+}
+
+// A store written by a remask version with fields this one lacks still serves
+// as model.init_from (and for eval): the fields are dropped with a warning.
+func TestInitFromStoreWithRemovedConfigFields(t *testing.T) {
+	dir := t.TempDir()
+	rlRun(t, dir, "x", "unigrpo") // trains sft.db
+	st, ck, err := checkpoint.OpenRef(filepath.Join(dir, "sft.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := st.Meta()
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta.ConfigYAML += "retired_section: {x: 1}\n"
+	old := filepath.Join(dir, "old.db")
+	ost, err := checkpoint.Create(old, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ost.Save(ck); err != nil {
+		t.Fatal(err)
+	}
+	ost.Close()
+	var logged bytes.Buffer
+	if _, _, err := LoadParams(old, zerolog.New(&logged)); err != nil {
+		t.Fatalf("old store refused: %v", err)
+	}
+	if !bytes.Contains(logged.Bytes(), []byte(`"fields":["retired_section"]`)) {
+		t.Errorf("no warning naming the dropped field: %s", logged.String())
+	}
+	cfg := rlRun(t, dir, "from-old", "unigrpo", "model.init_from="+old, "train.steps=1")
+	if _, err := Train(context.Background(), cfg, Options{Log: zerolog.Nop()}); err != nil {
+		t.Fatalf("init_from an old store: %v", err)
 	}
 }

@@ -275,7 +275,7 @@ func beginRun(cfg configs.Config, resume bool, mc model.Config, tok *data.Tokeni
 	}
 	var fresh *model.Params
 	if !resume {
-		if fresh, err = initialParams(cfg, mc); err != nil {
+		if fresh, err = initialParams(cfg, mc, log); err != nil {
 			return nil, err
 		}
 	}
@@ -293,7 +293,7 @@ func beginRun(cfg configs.Config, resume bool, mc model.Config, tok *data.Tokeni
 		r.step = ck.Step
 		return r, nil
 	case fresh == nil: // --resume of a store without a checkpoint
-		if r.params, err = initialParams(cfg, mc); err != nil {
+		if r.params, err = initialParams(cfg, mc, log); err != nil {
 			st.Close()
 			return nil, err
 		}
@@ -356,11 +356,11 @@ func heldOut(all, train []data.Example) []data.Example {
 }
 
 // initialParams is a fresh model, or the weights of model.init_from.
-func initialParams(cfg configs.Config, mc model.Config) (*model.Params, error) {
+func initialParams(cfg configs.Config, mc model.Config, log zerolog.Logger) (*model.Params, error) {
 	if cfg.Model.InitFrom == "" {
 		return model.New(mc, uint64(cfg.Run.Seed))
 	}
-	p, _, err := LoadParams(cfg.Model.InitFrom)
+	p, _, err := LoadParams(cfg.Model.InitFrom, log)
 	if err != nil {
 		return nil, fmt.Errorf("model.init_from: %w", err)
 	}
@@ -422,8 +422,10 @@ func toModelTensors(ts []checkpoint.Tensor) []model.Tensor {
 }
 
 // LoadParams opens RUN.db[:STEP] read-only and returns the weights of that
-// checkpoint (the latest when no step is given) with the run's config.
-func LoadParams(ref string) (*model.Params, configs.Config, error) {
+// checkpoint (the latest when no step is given) with the run's config. Fields
+// of a store written by another remask version that this one lacks are
+// dropped with a warning on log.
+func LoadParams(ref string, log zerolog.Logger) (*model.Params, configs.Config, error) {
 	st, ck, err := checkpoint.OpenRef(ref)
 	if err != nil {
 		return nil, configs.Config{}, err
@@ -434,9 +436,13 @@ func LoadParams(ref string) (*model.Params, configs.Config, error) {
 	if err != nil {
 		return nil, configs.Config{}, err
 	}
-	cfg, err := configs.Parse(path+" (stored config)", []byte(meta.ConfigYAML), nil)
+	cfg, dropped, err := configs.ParseStored(path+" (stored config)", []byte(meta.ConfigYAML))
 	if err != nil {
 		return nil, configs.Config{}, err
+	}
+	if len(dropped) > 0 {
+		log.Warn().Str("store", path).Str("written_by", meta.Version).Strs("fields", dropped).
+			Msg("stored config has fields this remask version does not know; ignoring them")
 	}
 	tok, err := data.TokenizerFromVocab(meta.Vocab)
 	if err != nil {

@@ -44,7 +44,7 @@ func benchSample(ref, dataSpec, taskName string, n int, thr float64, o0 *samplin
 	var cfg configs.Config
 	var err error
 	if ref != "" {
-		if p, cfg, err = trainer.LoadParams(ref); err != nil {
+		if p, cfg, err = trainer.LoadParams(ref, logger()); err != nil {
 			return err
 		}
 	} else {

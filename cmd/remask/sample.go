@@ -86,7 +86,7 @@ func (f *samplingFlags) options(cfg configs.Config, tok *data.Tokenizer) (rollou
 
 // loadForSampling opens a run's weights, config and tokenizer.
 func loadForSampling(ref string) (*model.Params, configs.Config, *data.Tokenizer, error) {
-	p, cfg, err := trainer.LoadParams(ref)
+	p, cfg, err := trainer.LoadParams(ref, logger())
 	if err != nil {
 		return nil, configs.Config{}, nil, err
 	}
