@@ -404,7 +404,7 @@ gone_section: {a: 1}
 	if _, d, err := ParseStored("new.db", []byte("objective: sft\ndata: {task: sudoku4x4, train: gen:10}\n")); err != nil || len(d) != 0 {
 		t.Errorf("clean config: %v %v", d, err)
 	}
-	if _, _, err := ParseStored("bad.db (stored config)", []byte("algo: {retired: 1}\ntrain: {steps: -3}\n")); err == nil || !strings.Contains(err.Error(), "bad.db (stored config):2") {
+	if _, _, err := ParseStored("bad.db (stored config)", []byte("algo:\n  retired: 1\n  also_retired: 2\ntrain: {steps: -3}\n")); err == nil || !strings.Contains(err.Error(), "bad.db (stored config):4") {
 		t.Errorf("bad value: %v", err)
 	}
 }

@@ -1,7 +1,6 @@
 package configs
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -25,21 +24,29 @@ func Load(path string, overrides []string) (Config, error) {
 
 // Parse is Load from bytes; name is used in messages.
 func Parse(name string, text []byte, overrides []string) (Config, error) {
-	// The yaml.Node pass checks keys and scalar types against the struct tags
-	// and records each field's line, which viper's decoding would not report.
 	var doc yaml.Node
 	if err := yaml.Unmarshal(text, &doc); err != nil {
 		return Config{}, fmt.Errorf("%s: %v", name, err)
 	}
+	return parseNode(name, &doc, overrides)
+}
+
+// parseNode decodes a parsed YAML document. The yaml.Node pass checks keys and
+// scalar types against the struct tags and records each field's line, which
+// viper's decoding would not report; viper then reads the same tree.
+func parseNode(name string, doc *yaml.Node, overrides []string) (Config, error) {
 	w := walker{file: name, lines: map[string]int{}}
+	values := map[string]any{}
 	if len(doc.Content) > 0 {
 		if err := w.check(doc.Content[0], reflect.TypeOf(Config{}), ""); err != nil {
 			return Config{}, err
 		}
+		if err := doc.Decode(&values); err != nil {
+			return Config{}, fmt.Errorf("%s: %v", name, err)
+		}
 	}
 	v := viper.New()
-	v.SetConfigType("yaml")
-	if err := v.ReadConfig(bytes.NewReader(text)); err != nil {
+	if err := v.MergeConfigMap(values); err != nil {
 		return Config{}, fmt.Errorf("%s: %v", name, err)
 	}
 	setBy := map[string]string{} // field path -> the --set that gave it
@@ -378,14 +385,9 @@ func ParseStored(name string, text []byte) (Config, []string, error) {
 	if len(doc.Content) > 0 {
 		dropped = pruneUnknown(doc.Content[0], reflect.TypeOf(Config{}), "")
 	}
-	if len(dropped) > 0 {
-		b, err := yaml.Marshal(&doc)
-		if err != nil {
-			return Config{}, nil, fmt.Errorf("%s: %v", name, err)
-		}
-		text = b
-	}
-	cfg, err := Parse(name, text, nil)
+	// The pruned tree keeps its nodes' lines, so errors still point into the
+	// stored text that `remask ckpt show` prints.
+	cfg, err := parseNode(name, &doc, nil)
 	return cfg, dropped, err
 }
 
