@@ -143,9 +143,9 @@ func TestMuOneAndDumpBatch(t *testing.T) {
 // Every RL recipe in configs/ runs: one step of each, from a small SFT run of
 // the recipe's task and model shape, with the recipe's algorithm settings.
 func TestRLRecipesRun(t *testing.T) {
-	recipes, _ := filepath.Glob("../configs/*grpo.yaml")
+	recipes, _ := filepath.Glob("../configs/*grpo*.yaml")
 	recipes = append(recipes, "../configs/quickstart-rl.yaml")
-	if len(recipes) < 7 {
+	if len(recipes) < 8 {
 		t.Fatalf("RL recipes: %v", recipes)
 	}
 	dir := t.TempDir()
