@@ -275,14 +275,18 @@ func softmaxMasked[T float](row []T, valid []bool) {
 		return
 	}
 	var sum float64
-	for j, v := range row {
-		if valid != nil && !valid[j] {
-			row[j] = 0
-			continue
+	if isFloat32[T]() {
+		sum = expShiftedRow32(row, valid, mx)
+	} else {
+		for j, v := range row {
+			if valid != nil && !valid[j] {
+				row[j] = 0
+				continue
+			}
+			e := math.Exp(float64(v) - mx)
+			row[j] = T(e)
+			sum += e
 		}
-		e := math.Exp(float64(v) - mx)
-		row[j] = T(e)
-		sum += e
 	}
 	inv := 1 / sum
 	for j := range row {
@@ -334,16 +338,43 @@ func attnBackward[T float](s attnShape, qr, kr, qkv, probs, dOut, dqkv []T) {
 	})
 }
 
-func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+func sigmoid(f32 bool, x float64) float64 { return 1 / (1 + expFor(f32, -x)) }
+
+// siluMul32 sets o = silu(g) * u to float32 precision, exp32 written out.
+// The reduction runs in float64, so clamping -x to [-120, 700] changes nothing
+// a float32 holds: below -700 silu(x) rounds to 0, above 120 to x itself.
+func siluMul32[T float](g, u, o []T) {
+	for j := range o {
+		x := float64(g[j])
+		y := -x
+		if y > 700 {
+			y = 700
+		}
+		if y < -120 {
+			y = -120
+		}
+		t := y*(32*math.Log2E) + roundShift
+		k := t - roundShift
+		ki := int64(math.Float64bits(t) - math.Float64bits(roundShift))
+		r := y - k*(math.Ln2/32)
+		e := (1 + r*(1+r*(1.0/2+r*(1.0/6)))) * exp2Frac[ki&31] * math.Float64frombits(uint64((ki>>5)+1023)<<52)
+		o[j] = T(x / (1 + e) * float64(u[j]))
+	}
+}
 
 // swiGLUForward: in is (N, 2f) = [gate | up], out (N, f) = silu(gate) * up.
 func swiGLUForward[T float](par int, in []T, f int, out []T) {
+	f32 := isFloat32[T]()
 	parallelRows(par, len(out)/f, f, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			g, u, o := in[i*2*f:i*2*f+f], in[i*2*f+f:(i+1)*2*f], out[i*f:(i+1)*f]
+			if f32 {
+				siluMul32(g, u, o)
+				continue
+			}
 			for j := range o {
 				a := float64(g[j])
-				o[j] = T(a * sigmoid(a) * float64(u[j]))
+				o[j] = T(a * sigmoid(false, a) * float64(u[j]))
 			}
 		}
 	})
@@ -352,13 +383,14 @@ func swiGLUForward[T float](par int, in []T, f int, out []T) {
 // swiGLUBackward: d gate = dy * up * s * (1 + a (1 - s)), d up = dy * silu(a),
 // with s = sigmoid(a).
 func swiGLUBackward[T float](par int, in, dy []T, f int, dIn []T) {
+	f32 := isFloat32[T]()
 	parallelRows(par, len(dy)/f, f, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			g, u, gy := in[i*2*f:i*2*f+f], in[i*2*f+f:(i+1)*2*f], dy[i*f:(i+1)*f]
 			dg, du := dIn[i*2*f:i*2*f+f], dIn[i*2*f+f:(i+1)*2*f]
 			for j := range gy {
 				a := float64(g[j])
-				s := sigmoid(a)
+				s := sigmoid(f32, a)
 				dg[j] = T(float64(gy[j]) * float64(u[j]) * s * (1 + a*(1-s)))
 				du[j] = T(float64(gy[j]) * a * s)
 			}
@@ -373,8 +405,9 @@ func logSumExp[T float](row []T) float64 {
 		mx = math.Max(mx, float64(v))
 	}
 	var s float64
+	f32 := isFloat32[T]()
 	for _, v := range row {
-		s += math.Exp(float64(v) - mx)
+		s += expFor(f32, float64(v)-mx)
 	}
 	return mx + math.Log(s)
 }
@@ -402,8 +435,9 @@ func targetLogProbsBackward[T float](logits []T, v int, targets []int, g []float
 		}
 		lse := logSumExp(row)
 		c := scale * g[i]
+		f32 := isFloat32[T]()
 		for j, x := range row {
-			out[j] = T(-c * math.Exp(float64(x)-lse))
+			out[j] = T(-c * expFor(f32, float64(x)-lse))
 		}
 		out[t] += T(c)
 	}
