@@ -6,9 +6,9 @@ import "math"
 // BenchmarkPool: 28% in math.archExp, from SiLU and the attention softmax),
 // computing exponentials to float64 precision that are then rounded to
 // float32. The float32 kernels use the reduction below instead, accurate to
-// float32 precision and written out inside their loops (a call to it would not
-// be inlined). The float64 instantiations keep math.Exp: the finite-difference
-// tests need a function smooth to float64 precision.
+// float32 precision and inlined into their loops (3.2x faster on a SiLU block,
+// BenchmarkSiLU). The float64 instantiations keep math.Exp: the
+// finite-difference tests need a function smooth to float64 precision.
 //
 // The reduction: x = (32m + j) ln2/32 + r with |r| <= ln2/64, so
 // e^x = 2^m 2^(j/32) e^r, with 2^(j/32) from a table and e^r by its Taylor
@@ -28,6 +28,12 @@ func exp32(x float64) float64 {
 	case x < -120: // e^-104 already rounds to 0 in float32
 		return 0
 	}
+	return expReduced(x)
+}
+
+// expReduced is e^x by the reduction above for x in [-708, 709], where 2^m is a
+// float64 normal; NaN stays NaN. Small enough to be inlined into loops.
+func expReduced(x float64) float64 {
 	t := x*(32*math.Log2E) + roundShift
 	k := t - roundShift
 	ki := int64(math.Float64bits(t) - math.Float64bits(roundShift))
@@ -61,7 +67,7 @@ func expFor(f32 bool, x float64) float64 {
 
 // expShiftedRow32 replaces each valid entry v of row by e^(v - mx), mx being at
 // least every valid entry, and invalid ones by 0; it returns the sum. The
-// softmax's float32 path, exp32 written out.
+// softmax's float32 path.
 func expShiftedRow32[T float](row []T, valid []bool, mx float64) float64 {
 	var sum float64
 	for j, v := range row {
@@ -73,11 +79,7 @@ func expShiftedRow32[T float](row []T, valid []bool, mx float64) float64 {
 		if y < -120 {
 			y = -120
 		}
-		t := y*(32*math.Log2E) + roundShift
-		k := t - roundShift
-		ki := int64(math.Float64bits(t) - math.Float64bits(roundShift))
-		r := y - k*(math.Ln2/32)
-		e := (1 + r*(1+r*(1.0/2+r*(1.0/6)))) * exp2Frac[ki&31] * math.Float64frombits(uint64((ki>>5)+1023)<<52)
+		e := expReduced(y)
 		row[j] = T(e)
 		sum += e
 	}

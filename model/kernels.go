@@ -340,7 +340,7 @@ func attnBackward[T float](s attnShape, qr, kr, qkv, probs, dOut, dqkv []T) {
 
 func sigmoid(f32 bool, x float64) float64 { return 1 / (1 + expFor(f32, -x)) }
 
-// siluMul32 sets o = silu(g) * u to float32 precision, exp32 written out.
+// siluMul32 sets o = silu(g) * u to float32 precision.
 // The reduction runs in float64, so clamping -x to [-120, 700] changes nothing
 // a float32 holds: below -700 silu(x) rounds to 0, above 120 to x itself.
 func siluMul32[T float](g, u, o []T) {
@@ -353,12 +353,7 @@ func siluMul32[T float](g, u, o []T) {
 		if y < -120 {
 			y = -120
 		}
-		t := y*(32*math.Log2E) + roundShift
-		k := t - roundShift
-		ki := int64(math.Float64bits(t) - math.Float64bits(roundShift))
-		r := y - k*(math.Ln2/32)
-		e := (1 + r*(1+r*(1.0/2+r*(1.0/6)))) * exp2Frac[ki&31] * math.Float64frombits(uint64((ki>>5)+1023)<<52)
-		o[j] = T(x / (1 + e) * float64(u[j]))
+		o[j] = T(x / (1 + expReduced(y)) * float64(u[j]))
 	}
 }
 
