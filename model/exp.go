@@ -25,7 +25,7 @@ func exp32(x float64) float64 {
 	switch {
 	case x > 88.8: // e^88.73 overflows float32
 		return math.Inf(1)
-	case x < -120: // e^-104 already rounds to 0 in float32
+	case x < -120: // e^x rounds to 0 in float32 from x = -104 on; -120 leaves a margin
 		return 0
 	}
 	return expReduced(x)
