@@ -5,5 +5,7 @@
 // a section added to Config brings its keys along. Unknown keys, wrong types
 // and out-of-range values are errors that name the file and line (or the
 // --set that gave the value) and the dotted field path; Validate's FieldErrors
-// carry the paths for callers. The YAML recipes users copy live here too.
+// carry the paths for callers. ParseStored reads the config a run store kept,
+// dropping fields a later version removed. The YAML recipes users copy live
+// here too.
 package configs
