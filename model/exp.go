@@ -64,24 +64,3 @@ func expFor(f32 bool, x float64) float64 {
 	}
 	return math.Exp(x)
 }
-
-// expShiftedRow32 replaces each valid entry v of row by e^(v - mx), mx being at
-// least every valid entry, and invalid ones by 0; it returns the sum. The
-// softmax's float32 path.
-func expShiftedRow32[T float](row []T, valid []bool, mx float64) float64 {
-	var sum float64
-	for j, v := range row {
-		if valid != nil && !valid[j] {
-			row[j] = 0
-			continue
-		}
-		y := float64(v) - mx // at most 0; below -120 the result is 0 in float32
-		if y < -120 {
-			y = -120
-		}
-		e := expReduced(y)
-		row[j] = T(e)
-		sum += e
-	}
-	return sum
-}

@@ -275,18 +275,21 @@ func softmaxMasked[T float](row []T, valid []bool) {
 		return
 	}
 	var sum float64
-	if isFloat32[T]() {
-		sum = expShiftedRow32(row, valid, mx)
-	} else {
-		for j, v := range row {
-			if valid != nil && !valid[j] {
-				row[j] = 0
-				continue
-			}
-			e := math.Exp(float64(v) - mx)
-			row[j] = T(e)
-			sum += e
+	f32 := isFloat32[T]()
+	for j, v := range row {
+		if valid != nil && !valid[j] {
+			row[j] = 0
+			continue
 		}
+		y := float64(v) - mx
+		var e float64
+		if f32 { // exp32 inlined: y <= 0, and below -120 e^y is 0 in float32
+			e = expReduced(max(y, -120))
+		} else {
+			e = math.Exp(y)
+		}
+		row[j] = T(e)
+		sum += e
 	}
 	inv := 1 / sum
 	for j := range row {
