@@ -27,8 +27,20 @@ rm -f runs/quickstart-rl.db
 ./remask train -c configs/quickstart-rl.yaml
 after=$(accuracy runs/quickstart-rl.db)
 
-echo "sample for puzzle 0004300021000320:"
-./remask sample --ckpt runs/quickstart-rl.db --prompt 0004300021000320
+# One greedy sample, checked with the sudoku_solved reward (1 for any valid
+# grid that keeps the givens, as eval counts it).
+puzzle=0004300021000320
+completion=$(./remask sample --ckpt runs/quickstart-rl.db --prompt "$puzzle" --json 2>/dev/null |
+  sed -n 's/.*"completion":"\(\([^"\\]\|\\.\)*\)".*/\1/p')
+printf '{"id": 1, "prompt": "%s", "completion": "%s", "reference": {"puzzle": "%s"}}\n' \
+  "$puzzle" "$completion" "$puzzle" >runs/quickstart-sample.jsonl
+if ./remask reward score --reward sudoku_solved --in runs/quickstart-sample.jsonl 2>/dev/null | grep -q '"total":1[,}]'; then
+  verdict="a valid solution"
+else
+  verdict="not a valid solution: the model is still wrong on this one"
+fi
+echo "sample for puzzle $puzzle (runs/quickstart-rl.db, greedy):"
+echo "  $puzzle=$completion  ($verdict)"
 echo
 echo "held-out accuracy (runs/sudoku_test.csv, greedy decoding):"
 echo "  after SFT (runs/quickstart.db):    $before"
