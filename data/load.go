@@ -14,6 +14,10 @@ import (
 	"strings"
 )
 
+// MaxGenerated bounds gen:N and remask data gen: generated examples are held
+// in memory, and generation slows as distinct examples run out.
+const MaxGenerated = 1_000_000
+
 // Load resolves a dataset spec for a task: "gen:N" generates N examples from
 // seed (sudoku4x4 and countdown); anything else is a file path read in the
 // task's format (sudoku4x4: CSV; countdown and text: JSONL).
@@ -23,8 +27,8 @@ func Load(task, spec string, seed int64) ([]Example, error) {
 	}
 	if rest, ok := strings.CutPrefix(spec, "gen:"); ok {
 		n, err := strconv.Atoi(rest)
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("dataset %q: want gen:N with N a whole number >= 1", spec)
+		if err != nil || n < 1 || n > MaxGenerated {
+			return nil, fmt.Errorf("dataset %q: want gen:N with N a whole number from 1 to %d (generated data is held in memory; write a file for more)", spec, MaxGenerated)
 		}
 		rng := rand.New(rand.NewPCG(uint64(seed), 0x67656e)) // stream "gen"
 		var exs []Example
@@ -73,7 +77,7 @@ func LoadSudokuCSV(path string) ([]Example, error) {
 		return nil, fmt.Errorf("load sudoku CSV: %w", err)
 	}
 	defer f.Close()
-	r := csv.NewReader(f) // FieldsPerRecord 0: every row as wide as the header
+	r := csv.NewReader(&lineLimited{r: f, max: maxCSVLine}) // FieldsPerRecord 0: every row as wide as the header
 	fail := func(line int, format string, args ...any) error {
 		return fmt.Errorf("load sudoku CSV %s line %d: %s", path, line, fmt.Sprintf(format, args...))
 	}
@@ -122,6 +126,9 @@ func LoadSudokuCSV(path string) ([]Example, error) {
 				return nil, fail(line, "solution %s disagrees with puzzle %s at cell %d", s, p, i+1)
 			}
 		}
+		if len(out) == MaxFileExamples {
+			return nil, fail(line, "more than %d examples: split the file", MaxFileExamples)
+		}
 		out = append(out, SudokuExample(p, s))
 	}
 	if len(out) == 0 {
@@ -151,6 +158,35 @@ func csvError(path string, err error) error {
 	return fmt.Errorf("load sudoku CSV %s: %w", path, err)
 }
 
+// MaxFileExamples bounds the examples read from one file: they are all
+// held in memory.
+const MaxFileExamples = 10_000_000
+
+// maxCSVLine bounds one CSV line (a sudoku row is about 40 bytes).
+const maxCSVLine = 1 << 20
+
+// lineLimited fails a read once a line runs past max bytes, so that a
+// binary file or a runaway line cannot be read whole into memory.
+type lineLimited struct {
+	r        io.Reader
+	max, run int
+	line     int // newlines seen
+}
+
+func (l *lineLimited) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	for i := 0; i < n; i++ {
+		if p[i] == '\n' {
+			l.line, l.run = l.line+1, 0
+			continue
+		}
+		if l.run++; l.run > l.max {
+			return 0, fmt.Errorf("line %d is longer than %d bytes", l.line+1, l.max)
+		}
+	}
+	return n, err
+}
+
 // maxJSONLine bounds one JSONL line (a guard against reading a binary file
 // as one enormous line).
 const maxJSONLine = 16 << 20
@@ -170,6 +206,9 @@ func eachJSONLine(path, what string, fn func(raw map[string]json.RawMessage) err
 	for sc.Scan() {
 		n++
 		text := strings.TrimSpace(sc.Text())
+		if n == 1 {
+			text = strings.TrimPrefix(text, "\ufeff") // a byte-order mark, as some editors write
+		}
 		if text == "" {
 			continue
 		}
@@ -179,6 +218,9 @@ func eachJSONLine(path, what string, fn func(raw map[string]json.RawMessage) err
 				err = errors.New("null")
 			}
 			return fmt.Errorf("load %s %s line %d: not a JSON object: %v", what, path, n, err)
+		}
+		if count == MaxFileExamples {
+			return fmt.Errorf("load %s %s line %d: more than %d examples: split the file", what, path, n, MaxFileExamples)
 		}
 		if err := fn(raw); err != nil {
 			return fmt.Errorf("load %s %s line %d: %w", what, path, n, err)

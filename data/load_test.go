@@ -193,7 +193,7 @@ func TestLoad(t *testing.T) {
 		t.Fatalf("text file: %v", err)
 	}
 	for _, c := range []struct{ task, spec, want string }{
-		{"sudoku4x4", "gen:0", "N a whole number >= 1"},
+		{"sudoku4x4", "gen:0", "N a whole number from 1"},
 		{"sudoku4x4", "gen:x", "gen:N"},
 		{"sudoku4x4", "gen:-3", "gen:N"},
 		{"text", "gen:5", `task "text" has no generator`},
@@ -208,5 +208,26 @@ func TestLoad(t *testing.T) {
 		if _, err := Load(c.task, c.spec, 1); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Load(%s, %s): error %v, want one containing %q", c.task, c.spec, err, c.want)
 		}
+	}
+}
+
+// A runaway CSV line fails with a clear error instead of being read whole;
+// a byte-order mark does not break a JSONL file.
+func TestReadersBoundLinesAndTakeBOM(t *testing.T) {
+	dir := t.TempDir()
+	long := filepath.Join(dir, "long.csv")
+	body := "Puzzle,Solution\n" + strings.Repeat("1", 2<<20) + "\n"
+	if err := os.WriteFile(long, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadSudokuCSV(long); err == nil || !strings.Contains(err.Error(), "line 2 is longer than 1048576 bytes") {
+		t.Fatalf("long CSV line: %v", err)
+	}
+	bom := filepath.Join(dir, "bom.jsonl")
+	if err := os.WriteFile(bom, []byte("\ufeff{\"input\": \"30,100,93\", \"output\": \"23\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if exs, err := LoadCountdownJSONL(bom); err != nil || len(exs) != 1 {
+		t.Fatalf("countdown JSONL with a BOM: %v %v", exs, err)
 	}
 }
