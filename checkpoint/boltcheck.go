@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
+	"time"
 )
 
 // verifyBoltFile walks a bbolt file's page tree the way bbolt's cursors will
@@ -335,13 +336,13 @@ func (b bitset) set(i uint64)      { b[i/64] |= 1 << (i % 64) }
 
 // checkFile verifies the file at path under a shared lock, so that a writer
 // in the middle of a commit is reported as in use rather than as corruption.
-func checkFile(path string) error {
+func checkFile(path string, wait time.Duration) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("open run store: %w", err)
 	}
 	defer f.Close() // also releases the lock
-	if err := lockShared(f, lockTimeout); err != nil {
+	if err := lockShared(f, wait); err != nil {
 		if errors.Is(err, ErrInUse) {
 			return fmt.Errorf("%s: %w", path, err)
 		}
@@ -353,6 +354,9 @@ func checkFile(path string) error {
 	}
 	if err := verifyBoltFile(f, fi.Size()); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
+	}
+	if w := metaWarning(f, fi.Size()); w != "" {
+		OnWarning(path + ": " + w)
 	}
 	return nil
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/remask/remask/configs"
 )
 
 // Errors a caller can test with errors.Is.
@@ -89,15 +91,22 @@ type MetricsRow struct {
 
 // Store is an open run store.
 type Store struct {
-	db   *bolt.DB
-	path string
+	db       *bolt.DB
+	path     string
+	snapshot string // the temporary copy read instead of path, removed on Close
 }
 
 // Path is the file the store lives in.
 func (s *Store) Path() string { return s.path }
 
 // Close releases the file.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	err := s.db.Close()
+	if s.snapshot != "" {
+		os.Remove(s.snapshot)
+	}
+	return err
+}
 
 func stepKey(step int) []byte { return []byte(fmt.Sprintf("%010d", step)) }
 
@@ -177,10 +186,20 @@ func Create(path string, m Meta) (*Store, error) {
 func Open(path string) (*Store, error) { return open(path, false) }
 
 // OpenReadOnly opens an existing run store for reading; several readers may
-// share it, but not with a writer.
+// share it. While a run writes the store, it reads a copy of the store's last
+// committed state instead (consistent, and no risk to the run: the file is
+// only read).
 func OpenReadOnly(path string) (*Store, error) { return open(path, true) }
 
-func open(path string, readOnly bool) (s *Store, err error) {
+func open(path string, readOnly bool) (*Store, error) {
+	st, err := openFile(path, readOnly)
+	if readOnly && errors.Is(err, ErrInUse) {
+		return openSnapshot(path)
+	}
+	return st, err
+}
+
+func openFile(path string, readOnly bool) (s *Store, err error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("open run store: %w", err)
@@ -192,7 +211,12 @@ func open(path string, readOnly bool) (s *Store, err error) {
 		return nil, fmt.Errorf("%s is empty: %w", path, ErrNotRunStore)
 	}
 	// bbolt trusts its pages; check them before it maps the file.
-	if err := checkFile(path); err != nil {
+	// A reader does not wait for a writer: it reads a snapshot instead.
+	wait := lockTimeout
+	if readOnly {
+		wait = 0
+	}
+	if err := checkFile(path, wait); err != nil {
 		return nil, err
 	}
 	defer guard(path, &err, debug.SetPanicOnFault(true))
@@ -236,6 +260,62 @@ func (s *Store) Meta() (Meta, error) {
 		return nil
 	})
 	return m, err
+}
+
+// ConfigChange records a resume that ran with a config other than the one
+// stored: the fields that changed and the checkpoint it resumed from.
+type ConfigChange struct {
+	Time    time.Time        `json:"time"`
+	Step    int              `json:"step"`
+	Changes []configs.Change `json:"changes"`
+	// Accepted is set when fields that define the run changed, allowed by
+	// the user (remask train --accept-changes): from Step on, the run is not
+	// the one it started as.
+	Accepted bool `json:"accepted,omitempty"`
+}
+
+var keyConfigHistory = []byte("config_history")
+
+// RecordConfigChange makes configYAML the run's config and appends c to its
+// config history, in one transaction.
+func (s *Store) RecordConfigChange(configYAML string, c ConfigChange) error {
+	return s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bMeta)
+		var m Meta
+		if err := json.Unmarshal(b.Get([]byte("meta")), &m); err != nil {
+			return fmt.Errorf("%s: meta: %w (%v)", s.path, ErrCorrupt, err)
+		}
+		m.ConfigYAML = configYAML
+		var hist []ConfigChange
+		if raw := b.Get(keyConfigHistory); raw != nil {
+			if err := json.Unmarshal(raw, &hist); err != nil {
+				return fmt.Errorf("%s: config history: %w (%v)", s.path, ErrCorrupt, err)
+			}
+		}
+		hist = append(hist, c)
+		metaJSON, _ := json.Marshal(m) // plain data always marshals
+		histJSON, _ := json.Marshal(hist)
+		if err := b.Put([]byte("meta"), metaJSON); err != nil {
+			return err
+		}
+		return b.Put(keyConfigHistory, histJSON)
+	})
+}
+
+// ConfigHistory lists the config changes of resumed runs, oldest first.
+func (s *Store) ConfigHistory() ([]ConfigChange, error) {
+	var hist []ConfigChange
+	err := s.view(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bMeta).Get(keyConfigHistory)
+		if raw == nil {
+			return nil
+		}
+		if err := json.Unmarshal(raw, &hist); err != nil {
+			return fmt.Errorf("%s: config history: %w (%v)", s.path, ErrCorrupt, err)
+		}
+		return nil
+	})
+	return hist, err
 }
 
 // tensor records: "RMT1", dtype code, ndim, dims, crc32c, raw little-endian bytes.
@@ -594,22 +674,39 @@ func ParseRef(ref string) (path string, step int, hasStep bool, err error) {
 }
 
 // Compact rewrites the store at path into a fresh file without the free pages
-// that deleted checkpoints left, then replaces the original. It needs the
-// store closed; it returns the sizes before and after.
+// that deleted checkpoints left, then replaces the original. It holds the
+// store's write lock throughout, so it refuses a store that a run (or another
+// compact) has open, and it first verifies every checkpoint's checksums, so
+// that it never carries a damaged checkpoint into a file that looks new. It
+// returns the sizes before and after.
 func Compact(path string) (before, after int64, err error) {
-	src, err := OpenReadOnly(path)
+	src, err := Open(path)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer src.Close()
+	steps, err := src.Steps()
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, step := range steps {
+		if _, err := src.Load(step); err != nil {
+			return 0, 0, fmt.Errorf("compact %s: step %d: %w; nothing was changed (delete that checkpoint, or export the good ones, first)", path, step, err)
+		}
+	}
 	fi, err := os.Stat(path)
 	if err != nil {
 		return 0, 0, err
 	}
-	tmp := path + ".compact"
-	os.Remove(tmp)
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".compact-*")
+	if err != nil {
+		return 0, 0, fmt.Errorf("compact %s: %w", path, err)
+	}
+	tmp := f.Name()
+	f.Close()
 	dst, err := bolt.Open(tmp, 0o644, &bolt.Options{Timeout: lockTimeout})
 	if err != nil {
+		os.Remove(tmp)
 		return 0, 0, fmt.Errorf("compact %s: %w", path, err)
 	}
 	err = func() (err error) {

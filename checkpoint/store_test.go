@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -216,8 +217,24 @@ func TestInUse(t *testing.T) {
 	if _, err := Open(p); !errors.Is(err, ErrInUse) {
 		t.Fatalf("second writer: %v, want ErrInUse", err)
 	}
-	if _, err := OpenReadOnly(p); !errors.Is(err, ErrInUse) {
-		t.Fatalf("reader beside a writer: %v, want ErrInUse", err)
+	if err := s.Save(sampleCheckpoint(3)); err != nil {
+		t.Fatal(err)
+	}
+	var warned []string
+	OnWarning = func(m string) { warned = append(warned, m) }
+	defer func() { OnWarning = func(string) {} }()
+	r, err := OpenReadOnly(p)
+	if err != nil {
+		t.Fatalf("reader beside a writer: %v, want a snapshot", err)
+	}
+	ck, err := r.Latest()
+	if err != nil || ck.Step != 3 || len(warned) != 1 || !strings.Contains(warned[0], "being written by a run") {
+		t.Fatalf("snapshot: latest %v, %v; warnings %q", ck, err, warned)
+	}
+	snap := r.snapshot
+	r.Close()
+	if _, err := os.Stat(snap); !os.IsNotExist(err) {
+		t.Fatalf("snapshot copy %s left behind: %v", snap, err)
 	}
 	if _, err := Create(p, Meta{}); !errors.Is(err, ErrExists) {
 		t.Fatalf("create over existing: %v", err)
@@ -433,5 +450,121 @@ func TestSampleRewardDetails(t *testing.T) {
 	}
 	if msg, _ := out[1].Details["error"].(string); !strings.Contains(msg, "details not storable") {
 		t.Errorf("sample 1 details: %+v", out[1].Details)
+	}
+}
+
+// A reader takes consistent snapshots of a store that a writer keeps
+// committing to: every checkpoint in every snapshot loads with its checksums.
+func TestSnapshotsWhileWriting(t *testing.T) {
+	s, p := newStore(t)
+	defer s.Close()
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		for step := 1; ; step++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			if err := s.Save(sampleCheckpoint(step)); err != nil {
+				done <- err
+				return
+			}
+			if err := s.Retain(3, 0); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	for i := 0; i < 30; i++ {
+		if err := readAll(p); err != nil {
+			close(stop)
+			t.Fatalf("snapshot %d: %v", i, err)
+		}
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A store whose newer meta page is damaged opens at the older one, and says so.
+func TestDamagedMetaPageWarns(t *testing.T) {
+	s, p := newStore(t)
+	for step := 1; step <= 2; step++ {
+		if err := s.Save(sampleCheckpoint(step)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := f.Stat()
+	m, err := chooseMeta(f, fi.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := int64(0)
+	if readMeta(f, int64(m.pageSize)).txid == m.txid {
+		newer = int64(m.pageSize)
+	}
+	// flip a byte of the newer meta's root pointer: its checksum fails
+	if _, err := f.WriteAt([]byte{0xff}, newer+16+16); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	var warned []string
+	OnWarning = func(m string) { warned = append(warned, m) }
+	defer func() { OnWarning = func(string) {} }()
+	r, err := OpenReadOnly(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if len(warned) != 1 || !strings.Contains(warned[0], "damaged") || !strings.Contains(warned[0], fmt.Sprintf("transaction %d", m.txid-1)) {
+		t.Fatalf("warnings %q, want one about the damaged meta page opening at transaction %d", warned, m.txid-1)
+	}
+}
+
+// Compact refuses a store with a damaged checkpoint, and a store that a run
+// has open, and changes neither.
+func TestCompactRefusesDamageAndLiveStores(t *testing.T) {
+	s, p := newStore(t)
+	for step := 1; step <= 3; step++ {
+		if err := s.Save(sampleCheckpoint(step)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := Compact(p); !errors.Is(err, ErrInUse) {
+		t.Fatalf("compact beside a writer: %v, want ErrInUse", err)
+	}
+	s.Close()
+	db, err := bolt.Open(p, 0o644, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bCkpt).Bucket(stepKey(2))
+		rec := append([]byte(nil), b.Get([]byte("w/g"))...)
+		rec[len(rec)-1] ^= 0x01
+		return b.Put([]byte("w/g"), rec)
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(p)
+	if _, _, err := Compact(p); !errors.Is(err, ErrChecksum) || !strings.Contains(err.Error(), "step 2") || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Fatalf("compact of a damaged store: %v", err)
+	}
+	if after, _ := os.ReadFile(p); !reflect.DeepEqual(before, after) {
+		t.Fatal("a refused compact changed the store")
+	}
+	if left, _ := filepath.Glob(p + ".compact*"); len(left) != 0 {
+		t.Fatalf("temporary files left: %v", left)
 	}
 }
