@@ -99,7 +99,7 @@ type refRow struct{ path, typ, def, doc string }
 func writeTable(b *bytes.Buffer, rows []refRow) {
 	b.WriteString("| field | type | default | meaning |\n| --- | --- | --- | --- |\n")
 	for _, r := range rows {
-		fmt.Fprintf(b, "| `%s` | %s | `%s` | %s |\n", r.path, r.typ, r.def, cell(r.doc))
+		fmt.Fprintf(b, "| `%s` | %s | %s | %s |\n", r.path, r.typ, r.def, cell(r.doc))
 	}
 }
 
@@ -159,8 +159,19 @@ func typeName(t reflect.Type) string {
 	return t.Kind().String()
 }
 
-// defaultText is a default value as it would be written in YAML.
+// defaultText is a default value as YAML would write it, in Markdown: code,
+// or "absent" for an optional field (a nil pointer) that is not set.
 func defaultText(v reflect.Value) string {
+	if v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return "absent"
+		}
+		return defaultText(v.Elem())
+	}
+	return "`" + defaultYAML(v) + "`"
+}
+
+func defaultYAML(v reflect.Value) string {
 	switch v.Kind() {
 	case reflect.String:
 		if v.String() == "" {
