@@ -127,6 +127,18 @@ func TestErrorsNameFileFieldLine(t *testing.T) {
 		{"missing task and train", "", []string{"field data.task", "field data.train"}},
 		{"bad reward timeout", minimal + "rewards:\n  - {exec: [x], weight: 1, timeout: soon}\n", []string{"bad.yaml:3: field rewards[0].timeout", `"soon"`}},
 		{"rl without rewards", minimal + "objective: diffu_grpo\n", []string{"field rewards", "at least one reward"}},
+		{"bad startup grace", minimal + "rewards:\n  - {exec: [x], weight: 1, startup_grace: soon}\n", []string{"bad.yaml:3: field rewards[0].startup_grace", `"soon"`}},
+		{"negative startup grace", minimal + "rewards:\n  - {exec: [x], weight: 1, startup_grace: -1s}\n", []string{"bad.yaml:3: field rewards[0].startup_grace", `"-1s" is not a duration >= 0`}},
+		{"negative max_consecutive_failures", minimal + "rewards:\n  - {exec: [x], weight: 1, max_consecutive_failures: -1}\n", []string{"bad.yaml:3: field rewards[0].max_consecutive_failures: -1 must be >= 0"}},
+		{"fraction for max_consecutive_failures", minimal + "rewards:\n  - {exec: [x], weight: 1, max_consecutive_failures: 1.5}\n", []string{"bad.yaml:3: field rewards[0].max_consecutive_failures", "want an integer"}},
+		{"word for max_consecutive_failures", minimal + "rewards:\n  - {exec: [x], weight: 1, max_consecutive_failures: ten}\n", []string{"field rewards[0].max_consecutive_failures", `want an integer, got "ten"`}},
+		{"plugin fields on a built-in", minimal + "rewards:\n  - {name: d1_sudoku, weight: 1, startup_grace: 5s, max_consecutive_failures: 3}\n", []string{"field rewards[0].startup_grace: applies to exec plugins only", "field rewards[0].max_consecutive_failures: applies to exec plugins only"}},
+		{"neither name nor exec", minimal + "rewards:\n  - {weight: 1}\n", []string{"bad.yaml:3: field rewards[0]", "give name"}},
+		{"empty program", minimal + "rewards:\n  - {exec: [\"\"], weight: 1}\n", []string{"field rewards[0].exec", "empty"}},
+		{"the same built-in twice", minimal + "rewards:\n  - {name: d1_sudoku, weight: 1}\n  - {name: d1_sudoku, weight: 2}\n", []string{"bad.yaml:4: field rewards[1]", `key "d1_sudoku" (metric reward/d1_sudoku) is also rewards[0]'s`}},
+		{"two plugins of one name", minimal + "rewards:\n  - {name: rules, exec: [a.py], weight: 1}\n  - {name: sudoku_cells, weight: 1}\n  - {name: rules, exec: [b.py], weight: 1}\n", []string{"bad.yaml:5: field rewards[2]", `key "rules"`, "rewards[0]"}},
+		{"a plugin named as a built-in in use", minimal + "rewards:\n  - {name: sudoku_cells, weight: 1}\n  - {name: sudoku_cells, exec: [x], weight: 1}\n", []string{"field rewards[1]", `key "sudoku_cells"`, "rewards[0]"}},
+		{"one plugin command twice, unnamed", minimal + "rewards:\n  - {exec: [python3, r.py], weight: 1}\n  - {exec: [python3, r.py], weight: 1, failure_score: -1}\n", []string{"field rewards[1]", `key "python3 r.py"`, "rewards[0]", "names of their own"}},
 		{"malformed YAML", minimal + "train: {steps: 10\n", []string{"bad.yaml", "line"}},
 		{"tab indentation", "data:\n\ttask: x\n", []string{"bad.yaml", "line 2"}},
 		{"duplicate key", minimal + "train: {steps: 1}\ntrain: {steps: 2}\n", []string{"bad.yaml", "already defined"}},
@@ -406,5 +418,44 @@ gone_section: {a: 1}
 	}
 	if _, _, err := ParseStored("bad.db (stored config)", []byte("algo:\n  retired: 1\n  also_retired: 2\ntrain: {steps: -3}\n")); err == nil || !strings.Contains(err.Error(), "bad.db (stored config):4") {
 		t.Errorf("bad value: %v", err)
+	}
+}
+
+// An exec plugin may be named; name is then its key. startup_grace and
+// max_consecutive_failures are kept as given (absent: the plugin's
+// defaults), 0 included, and survive storing.
+func TestRewardPluginFields(t *testing.T) {
+	text := minimal + `objective: unigrpo
+rewards:
+  - {name: rules, exec: [python3, r.py], weight: 1, startup_grace: 30s, max_consecutive_failures: 0}
+  - {exec: [python3, r.py], weight: 0.5, startup_grace: 0s}
+  - {name: sudoku_cells, weight: 1}
+  - {name: judge, exec: [./judge], weight: 1, max_consecutive_failures: 5}
+`
+	c, err := Parse("r.yaml", []byte(text), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Rewards
+	if r[0].Label() != "rules" || r[1].Label() != "python3 r.py" || r[2].Label() != "sudoku_cells" || r[3].Label() != "judge" {
+		t.Fatalf("labels %q %q %q %q", r[0].Label(), r[1].Label(), r[2].Label(), r[3].Label())
+	}
+	if r[0].StartupGrace != "30s" || r[0].MaxConsecutiveFailures == nil || *r[0].MaxConsecutiveFailures != 0 ||
+		r[1].StartupGrace != "0s" || r[1].MaxConsecutiveFailures != nil || *r[3].MaxConsecutiveFailures != 5 {
+		t.Fatalf("%+v", r)
+	}
+	y, err := c.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse("stored", y, nil)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, y)
+	}
+	if !reflect.DeepEqual(c, back) {
+		t.Fatalf("round trip:\n%+v\n%+v", c.Rewards, back.Rewards)
+	}
+	if !strings.Contains(string(y), "max_consecutive_failures: 0") || strings.Count(string(y), "max_consecutive_failures") != 2 {
+		t.Fatalf("stored:\n%s", y)
 	}
 }

@@ -138,6 +138,12 @@ func (w walker) check(n *yaml.Node, t reflect.Type, path string) error {
 	if path != "" {
 		w.lines[path] = n.Line
 	}
+	if t.Kind() == reflect.Pointer { // an optional field (rewards[].max_consecutive_failures): nil when absent or null
+		if n.Tag == "!!null" {
+			return nil
+		}
+		t = t.Elem()
+	}
 	switch t.Kind() {
 	case reflect.Struct:
 		return w.checkMapping(n, t, path)

@@ -42,16 +42,21 @@ func defaultRollout() Rollout {
 	return Rollout{Prompts: 4, Temperature: 0.9, Remasking: "low_confidence", Confidence: "prob", Cache: "none"}
 }
 
-// RewardSpec is one weighted reward: a registered name, or an exec plugin.
+// RewardSpec is one weighted reward: a registered name, or an exec plugin
+// (reward/README.md). A reward's key in the metrics (reward/KEY) is its name,
+// else the plugin's command line; keys are unique in a config.
 type RewardSpec struct {
-	Name         string   `yaml:"name,omitempty" mapstructure:"name"`                   // a registered reward (remask reward list)
-	Exec         []string `yaml:"exec,omitempty" mapstructure:"exec"`                   // or a plugin program and its arguments, e.g. [python3, my_reward.py]
-	Weight       float64  `yaml:"weight" mapstructure:"weight"`                         // its weight in the total
-	Timeout      string   `yaml:"timeout,omitempty" mapstructure:"timeout"`             // exec: longest wait for one answer, e.g. 2s
-	FailureScore float64  `yaml:"failure_score,omitempty" mapstructure:"failure_score"` // the score of a completion the reward failed on
+	Name                   string   `yaml:"name,omitempty" mapstructure:"name"`                                         // a registered reward (remask reward list), or with exec the plugin's name
+	Exec                   []string `yaml:"exec,omitempty" mapstructure:"exec"`                                         // or a plugin program and its arguments, e.g. [python3, my_reward.py]
+	Weight                 float64  `yaml:"weight" mapstructure:"weight"`                                               // its weight in the total
+	Timeout                string   `yaml:"timeout,omitempty" mapstructure:"timeout"`                                   // exec: longest wait for one answer, e.g. 2s ("" = 2s)
+	StartupGrace           string   `yaml:"startup_grace,omitempty" mapstructure:"startup_grace"`                       // exec: extra wait for the first answer after each (re)start, e.g. 30s ("" = 10s)
+	MaxConsecutiveFailures *int     `yaml:"max_consecutive_failures,omitempty" mapstructure:"max_consecutive_failures"` // exec: failed completions in a row that abort the run (absent = 20, 0 = never)
+	FailureScore           float64  `yaml:"failure_score,omitempty" mapstructure:"failure_score"`                       // the score of a completion the reward failed on
 }
 
-// Label names a reward in logs and metrics: its name, or the plugin command.
+// Label names a reward in logs and metrics (reward/LABEL): its name, else the
+// plugin command line.
 func (r RewardSpec) Label() string {
 	if r.Name != "" {
 		return r.Name

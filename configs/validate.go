@@ -227,14 +227,40 @@ func (c Config) validateRollout(p *problems) {
 }
 
 func (c Config) validateRewards(p *problems) {
+	keys := map[string]int{} // Label -> the first entry with it
 	for i, r := range c.Rewards {
 		at := fmt.Sprintf("rewards[%d]", i)
-		if (r.Name == "") == (len(r.Exec) == 0) {
-			p.bad(at, "give exactly one of name (see remask reward list) and exec")
+		switch {
+		case r.Name == "" && len(r.Exec) == 0:
+			p.bad(at, "give name (see remask reward list) or exec (a plugin, which name then names)")
+		case len(r.Exec) > 0 && strings.TrimSpace(r.Exec[0]) == "":
+			p.bad(at+".exec", "the program (its first element) is empty")
+		default:
+			if j, dup := keys[r.Label()]; dup {
+				p.bad(at, "key %q (metric reward/%s) is also rewards[%d]'s; use each reward once, and give exec plugins names of their own", r.Label(), r.Label(), j)
+			} else {
+				keys[r.Label()] = i
+			}
 		}
 		if r.Timeout != "" {
 			if d, err := time.ParseDuration(r.Timeout); err != nil || d <= 0 {
 				p.bad(at+".timeout", "%q is not a positive duration such as 2s", r.Timeout)
+			}
+		}
+		if r.StartupGrace != "" {
+			if d, err := time.ParseDuration(r.StartupGrace); err != nil || d < 0 {
+				p.bad(at+".startup_grace", "%q is not a duration >= 0 such as 10s", r.StartupGrace)
+			}
+		}
+		if m := r.MaxConsecutiveFailures; m != nil && *m < 0 {
+			p.bad(at+".max_consecutive_failures", "%d must be >= 0 (0 = never abort)", *m)
+		}
+		if len(r.Exec) == 0 {
+			if r.StartupGrace != "" {
+				p.bad(at+".startup_grace", "applies to exec plugins only")
+			}
+			if r.MaxConsecutiveFailures != nil {
+				p.bad(at+".max_consecutive_failures", "applies to exec plugins only")
 			}
 		}
 		if math.IsNaN(r.Weight) || math.IsInf(r.Weight, 0) {
