@@ -421,6 +421,47 @@ gone_section: {a: 1}
 	}
 }
 
+// The memory estimate, worked by hand for a 1-layer model: d 8, ff 16, 2
+// heads, batch 2, 10 tokens, vocab bound 64.
+func TestEstimateMemoryByHand(t *testing.T) {
+	c := Default()
+	c.Objective = "sft"
+	c.Model = Model{D: 8, Layers: 1, Heads: 2, FF: 16, MaxLen: 64}
+	c.Train.Batch = 2
+	m := EstimateMemory(c, 10)
+	params := 2.0*64*8 + (4*8*8 + 3*8*16 + 2*8) + 8 // embeddings+head, one block, final norm
+	if m.Weights != 4*params || m.Optimizer != 12*params {
+		t.Fatalf("weights %g optimizer %g, want %g and %g", m.Weights, m.Optimizer, 4*params, 12*params)
+	}
+	perRow := 2 * 4 * 10.0 * ((10*8 + 3*16 + 2*2*10) + 3*64)
+	if m.Activations != 2*perRow || m.Rollout != 0 {
+		t.Fatalf("activations %g rollout %g, want %g and 0", m.Activations, m.Rollout, 2*perRow)
+	}
+}
+
+// A config that cannot fit the machine is refused before anything runs,
+// naming the field that drives the estimate.
+func TestValidateRefusesWhatCannotFit(t *testing.T) {
+	t.Setenv("REMASK_MEMORY", "24G")
+	for _, c := range []struct{ set, want string }{
+		{"train.batch=10000000", "field train.batch: the run needs an estimated"},
+		{"train.batch=1000000000", "field train.batch: 1000000000 is more than the largest allowed"},
+		{"model.d=100000", "field model (d, layers, ff)"},
+		{"train.threads=100000000", "field train.threads: 100000000 is more than the largest allowed"},
+		{"data.train=gen:100000000", "field data.train: \"gen:100000000\": want gen:N with N from 1 to 1000000"},
+	} {
+		_, err := Parse("run.yaml", []byte("data: {task: sudoku4x4, train: gen:10}\n"), []string{c.set})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("--set %s: error %v, want %q", c.set, err, c.want)
+		}
+	}
+	rl := []string{"objective=unigrpo", "rollout.prompts=10000", "rollout.group=1000"}
+	_, err := Parse("run.yaml", []byte("data: {task: sudoku4x4, train: gen:10}\nrewards: [{name: sudoku_solved}]\n"), rl)
+	if err == nil || !strings.Contains(err.Error(), "field rollout.prompts x rollout.group: the run needs") {
+		t.Errorf("RL with 1e8 completions a step: error %v", err)
+	}
+}
+
 // An exec plugin may be named; name is then its key. startup_grace and
 // max_consecutive_failures are kept as given (absent: the plugin's
 // defaults), 0 included, and survive storing.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -87,11 +88,55 @@ func (c Config) Validate() error {
 	c.validateRewards(&p)
 	c.validateAlgo(&p)
 	c.validateEdit(&p)
+	c.validateBounds(&p)
 	if len(p.errs) > 0 {
 		return p.errs
 	}
+	// only a config whose fields are each in range gets a memory estimate
+	if err := CheckMemory(c, typicalSeqLen(c)); err != nil {
+		return FieldErrors{err.(FieldError)}
+	}
 	return nil
 }
+
+// Upper bounds on counts that do not show in the memory estimate (or would
+// overflow it): far above any real run, low enough that a typo fails here
+// and not as an out-of-memory crash.
+const (
+	maxCount = 1 << 16 // workers, threads, steps per generation, layers, heads
+	maxWidth = 1 << 20 // model.d, model.ff
+)
+
+func (c Config) validateBounds(p *problems) {
+	for _, f := range []struct {
+		name   string
+		v, max int
+	}{
+		{"train.threads", c.Train.Threads, maxCount}, {"rollout.workers", c.Rollout.Workers, maxCount},
+		{"rollout.group", c.Rollout.Group, maxCount}, {"rollout.prompts", c.Rollout.Prompts, maxCount},
+		{"rollout.gen_length", c.Rollout.GenLength, c.Model.MaxLen}, {"sample.gen_length", c.Sample.GenLength, c.Model.MaxLen},
+		{"rollout.steps", c.Rollout.Steps, maxCount}, {"sample.steps", c.Sample.Steps, maxCount},
+		{"rollout.block", c.Rollout.Block, c.Model.MaxLen}, {"sample.block", c.Sample.Block, c.Model.MaxLen},
+		{"sample.revise", c.Sample.Revise, maxCount}, {"algo.max_refills", c.Algo.MaxRefills, 64},
+		{"algo.mu", c.Algo.Mu, maxCount}, {"train.batch", c.Train.Batch, 1 << 24},
+		{"model.layers", c.Model.Layers, maxCount}, {"model.heads", c.Model.Heads, maxCount},
+		{"model.d", c.Model.D, maxWidth}, {"model.ff", c.Model.FF, maxWidth},
+	} {
+		if f.v > f.max {
+			p.bad(f.name, "%d is more than the largest allowed, %d", f.v, f.max)
+		}
+	}
+	for _, f := range []struct{ name, spec string }{{"data.train", c.Data.Train}, {"data.eval", c.Data.Eval}} {
+		if rest, ok := strings.CutPrefix(f.spec, "gen:"); ok {
+			if n, err := strconv.Atoi(rest); err != nil || n < 1 || n > maxGenerated {
+				p.bad(f.name, "%q: want gen:N with N from 1 to %d (generated data is held in memory; write a file for more)", f.spec, maxGenerated)
+			}
+		}
+	}
+}
+
+// maxGenerated is data.MaxGenerated (configs imports nothing of ours).
+const maxGenerated = 1_000_000
 
 func (c Config) validateRun(p *problems) {
 	if c.Run.Name == "" || strings.ContainsAny(c.Run.Name, `/\:`) {
