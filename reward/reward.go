@@ -1,6 +1,7 @@
 package reward
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -116,14 +117,21 @@ type Scored struct {
 }
 
 // Combine scores c with every component; a component that errs or returns a
-// non-finite score gets its FailureScore and is reported in Failures.
-func Combine(cs []Component, c Completion) Scored {
-	return CombineBatch(cs, []Completion{c})[0]
+// non-finite score gets its FailureScore and is reported in Failures. An
+// error that wraps ErrAbort (an exec plugin that cannot start or failed too
+// often in a row) is returned instead: the run must end.
+func Combine(cs []Component, c Completion) (Scored, error) {
+	s, err := CombineBatch(cs, []Completion{c})
+	if err != nil {
+		return Scored{}, err
+	}
+	return s[0], nil
 }
 
 // CombineBatch is Combine over a batch, through ScoreBatch for the rewards
-// that have it; the result is in the order of batch.
-func CombineBatch(cs []Component, batch []Completion) []Scored {
+// that have it; the result is in the order of batch. The error, which wraps
+// ErrAbort, is the first outcome that ends the run.
+func CombineBatch(cs []Component, batch []Completion) ([]Scored, error) {
 	out := make([]Scored, len(batch))
 	for i := range out {
 		out[i].Components = make(map[string]float64, len(cs))
@@ -138,13 +146,19 @@ func CombineBatch(cs []Component, batch []Completion) []Scored {
 			for i, c := range batch {
 				v, err := comp.Reward.Score(c)
 				outs[i] = Outcome{Score: v, Err: err}
+				if errors.Is(err, ErrAbort) {
+					return nil, err
+				}
 			}
 		}
 		for i := range batch {
+			if errors.Is(outs[i].Err, ErrAbort) {
+				return nil, outs[i].Err
+			}
 			out[i].add(comp, outs[i])
 		}
 	}
-	return out
+	return out, nil
 }
 
 func (s *Scored) add(comp Component, o Outcome) {

@@ -2,6 +2,7 @@ package reward
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -273,18 +274,35 @@ func TestCombine(t *testing.T) {
 		{Name: "err", Weight: 1, Reward: broken, FailureScore: 0.25},
 		{Name: "c", Weight: 2, Reward: one},
 	}
-	s := Combine(cs, Completion{})
+	s, err := Combine(cs, Completion{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// 0.5*1 + 2*(-1) + 1*0 + 1*0.25 + 2*1
 	if s.Total != 0.75 || s.Components["nan"] != -1 || s.Components["inf"] != 0 || s.Components["err"] != 0.25 || s.Components["a"] != 1 || len(s.Failures) != 3 || s.Failures["err"] != "broken" {
 		t.Fatalf("%+v", s)
 	}
 	// a batch scores each completion as Combine would
-	b := CombineBatch(cs, []Completion{{}, {}})
-	if len(b) != 2 || b[1].Total != 0.75 || len(b[0].Failures) != 3 {
+	b, err := CombineBatch(cs, []Completion{{}, {}})
+	if err != nil || len(b) != 2 || b[1].Total != 0.75 || len(b[0].Failures) != 3 {
 		t.Fatalf("%+v", b)
 	}
-	if got := CombineBatch(cs, nil); len(got) != 0 {
-		t.Fatalf("empty batch: %+v", got)
+	if got, err := CombineBatch(cs, nil); err != nil || len(got) != 0 {
+		t.Fatalf("empty batch: %+v %v", got, err)
+	}
+	// an error that wraps ErrAbort is not a failure score: it ends the run
+	abort := Func(func(c Completion) (float64, error) {
+		if c.Text == "stop" {
+			return 0, fmt.Errorf("plugin gone: %w", ErrAbort)
+		}
+		return 1, nil
+	})
+	ab := []Component{{Name: "a", Weight: 1, Reward: one}, {Name: "abort", Weight: 1, Reward: abort}}
+	if got, err := CombineBatch(ab, []Completion{{Text: "go"}, {Text: "stop"}}); !errors.Is(err, ErrAbort) || got != nil || !strings.Contains(err.Error(), "plugin gone") {
+		t.Fatalf("abort: %+v %v", got, err)
+	}
+	if _, err := Combine(ab, Completion{Text: "stop"}); !errors.Is(err, ErrAbort) {
+		t.Fatalf("abort through Combine: %v", err)
 	}
 }
 
@@ -295,8 +313,8 @@ func (shortBatcher) ScoreBatch(cs []Completion) []Outcome { return nil }
 
 func TestCombineBatchFallsBack(t *testing.T) {
 	r := shortBatcher{Func(func(c Completion) (float64, error) { return float64(len(c.Text)), nil })}
-	b := CombineBatch([]Component{{Name: "len", Weight: 1, Reward: r}}, []Completion{{Text: "ab"}, {Text: "abc"}})
-	if b[0].Total != 2 || b[1].Total != 3 {
+	b, err := CombineBatch([]Component{{Name: "len", Weight: 1, Reward: r}}, []Completion{{Text: "ab"}, {Text: "abc"}})
+	if err != nil || b[0].Total != 2 || b[1].Total != 3 {
 		t.Fatalf("%+v", b)
 	}
 }
@@ -337,7 +355,9 @@ func BenchmarkBuiltins(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		CombineBatch(comps, batch)
+		if _, err := CombineBatch(comps, batch); err != nil {
+			b.Fatal(err)
+		}
 	}
 	b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N)/(n/1000), "ms/1000completions")
 }

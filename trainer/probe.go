@@ -112,7 +112,11 @@ func Probe(ctx context.Context, cfg configs.Config, opt ProbeOptions) (ProbeRepo
 	}
 	rewards := make([]float64, len(samples))
 	rep := ProbeReport{Algorithm: cfg.Objective, Prompts: len(prompts), Group: rs.group, Splits: opt.Splits}
-	for i, sc := range reward.CombineBatch(comps, completions) {
+	scored, err := reward.CombineBatch(comps, completions)
+	if err != nil {
+		return rep, err
+	}
+	for i, sc := range scored {
 		rewards[i] = sc.Total
 		rep.Reward += sc.Total / float64(len(samples))
 	}

@@ -88,8 +88,8 @@ func resolveRL(cfg configs.Config, tok *data.Tokenizer) rlSettings {
 	return s
 }
 
-// RewardComponents builds the weighted rewards of a config; the returned
-// function stops any exec plugins.
+// RewardComponents builds the weighted rewards of a config and starts its
+// exec plugins; the returned function stops them.
 func RewardComponents(specs []configs.RewardSpec, log zerolog.Logger) ([]reward.Component, func(), error) {
 	var comps []reward.Component
 	var plugins []*reward.Exec
@@ -98,7 +98,13 @@ func RewardComponents(specs []configs.RewardSpec, log zerolog.Logger) ([]reward.
 			p.Close()
 		}
 	}
+	keys := map[string]int{} // configs refuses a key used twice; so do we, for other callers
 	for i, r := range specs {
+		if j, dup := keys[r.Label()]; dup {
+			closeAll()
+			return nil, nil, fmt.Errorf("rewards[%d]: key %q is also rewards[%d]'s", i, r.Label(), j)
+		}
+		keys[r.Label()] = i
 		var rw reward.Reward
 		var err error
 		if len(r.Exec) > 0 {
@@ -107,9 +113,17 @@ func RewardComponents(specs []configs.RewardSpec, log zerolog.Logger) ([]reward.
 				timeout, _ = time.ParseDuration(r.Timeout) // validated by configs
 			}
 			var p *reward.Exec
-			p, err = reward.NewExec(r.Exec, timeout, log)
-			plugins = append(plugins, p)
-			rw = p
+			if p, err = reward.NewExec(r.Exec, timeout, log); err == nil {
+				p.Name = r.Name
+				if r.StartupGrace != "" {
+					p.Startup, _ = time.ParseDuration(r.StartupGrace)
+				}
+				if r.MaxConsecutiveFailures != nil {
+					p.MaxConsecutiveFailures = *r.MaxConsecutiveFailures
+				}
+				plugins = append(plugins, p)
+				rw, err = p, p.Start() // one that cannot start fails the run here, before any rollout
+			}
 		} else {
 			rw, err = reward.NewLogged(r.Name, log)
 		}
@@ -313,7 +327,10 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 			}
 			// 2. rewards: one batch, so exec plugins pipeline it and code
 			// rewards run their sandboxes in parallel
-			sc := reward.CombineBatch(comps, cs)
+			sc, err := reward.CombineBatch(comps, cs)
+			if err != nil {
+				return sum, fmt.Errorf("step %d: %w", step, err)
+			}
 			for gi := range gs {
 				if !sameTotals(sc[gi*rs.group : (gi+1)*rs.group]) {
 					signal++

@@ -34,8 +34,9 @@ func newRewardCmd() *cobra.Command {
 		},
 	}
 	var (
-		names, execCmd, cfgFile, in, out, timeout string
-		failScore                                 float64
+		names, execCmd, execName, cfgFile, in, out, timeout, grace string
+		failScore                                                  float64
+		maxFails                                                   int
 	)
 	score := &cobra.Command{
 		Use:   "score (--reward NAME[,NAME...] | --exec \"CMD ARGS\" | -c RUN.yaml) --in COMPLETIONS.jsonl [--out SCORES.jsonl]",
@@ -48,7 +49,10 @@ Input lines:  {"id": ..., "prompt": "...", "completion": "...", "reference": {..
   gsm8k {"answer"}; math {"answer"}; code {"test_cases": [...]}. Other fields are ignored.
 Output lines: {"id": ..., "total": T, "components": {NAME: score}}, with "failures"
   (NAME: why) when a reward failed and "details" (NAME: {...}) when one reported any.
-Then a table on stderr: each reward's weight, mean and failures.`,
+Then a table on stderr: each reward's weight, mean and failures.
+
+Exits 1 with one line on stderr when a plugin cannot start or aborts
+(max_consecutive_failures), and when a reward failed on every completion.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var specs []configs.RewardSpec
@@ -65,7 +69,8 @@ Then a table on stderr: each reward's weight, mean and failures.`,
 				}
 			}
 			if execCmd != "" {
-				specs = append(specs, configs.RewardSpec{Exec: strings.Fields(execCmd), Weight: 1, Timeout: timeout, FailureScore: failScore})
+				specs = append(specs, configs.RewardSpec{Name: execName, Exec: strings.Fields(execCmd), Weight: 1, Timeout: timeout,
+					StartupGrace: grace, MaxConsecutiveFailures: &maxFails, FailureScore: failScore})
 			}
 			if len(specs) == 0 {
 				return fmt.Errorf("reward score: give --reward, --exec or -c")
@@ -77,6 +82,12 @@ Then a table on stderr: each reward's weight, mean and failures.`,
 				if d, err := time.ParseDuration(timeout); err != nil || d <= 0 {
 					return fmt.Errorf("--timeout %q: want a duration such as 2s", timeout)
 				}
+			}
+			if d, err := time.ParseDuration(grace); err != nil || d < 0 {
+				return fmt.Errorf("--startup-grace %q: want a duration >= 0 such as 10s", grace)
+			}
+			if maxFails < 0 {
+				return fmt.Errorf("--max-consecutive-failures %d: want >= 0 (0 = never abort)", maxFails)
 			}
 			log := logger()
 			comps, closeAll, err := trainer.RewardComponents(specs, log)
@@ -99,6 +110,9 @@ Then a table on stderr: each reward's weight, mean and failures.`,
 	score.Flags().StringVar(&out, "out", "", "scores, JSONL (default stdout)")
 	score.Flags().StringVar(&timeout, "timeout", "2s", "--exec: longest wait for one answer")
 	score.Flags().Float64Var(&failScore, "failure-score", 0, "--exec: the score of a completion the plugin failed on")
+	score.Flags().StringVar(&execName, "name", "", "--exec: the plugin's name, its key in the output (default the command line)")
+	score.Flags().StringVar(&grace, "startup-grace", reward.DefaultExecStartupGrace.String(), "--exec: extra wait for the first answer after each (re)start")
+	score.Flags().IntVar(&maxFails, "max-consecutive-failures", reward.DefaultMaxConsecutiveFailures, "--exec: failed completions in a row that stop the scoring (0 = never)")
 	cmd.AddCommand(list, score)
 	return cmd
 }
@@ -135,12 +149,17 @@ func scoreFile(comps []reward.Component, in, out string) error {
 	enc := json.NewEncoder(bw)
 	sums := map[string]float64{}
 	fails := map[string]int{}
+	lastFail := map[string]string{}
 	var total float64
 	n := 0
 	var ids []json.RawMessage
 	var batch []reward.Completion
 	flush := func() error {
-		for i, s := range reward.CombineBatch(comps, batch) {
+		scored, err := reward.CombineBatch(comps, batch)
+		if err != nil {
+			return fmt.Errorf("reward score: %w", err)
+		}
+		for i, s := range scored {
 			res := map[string]any{"id": ids[i], "total": s.Total, "components": s.Components}
 			if len(s.Failures) > 0 {
 				res["failures"] = s.Failures
@@ -154,8 +173,9 @@ func scoreFile(comps []reward.Component, in, out string) error {
 			for k, v := range s.Components {
 				sums[k] += v
 			}
-			for k := range s.Failures {
+			for k, why := range s.Failures {
 				fails[k]++
+				lastFail[k] = why
 			}
 			total += s.Total
 			n++
@@ -209,5 +229,10 @@ func scoreFile(comps []reward.Component, in, out string) error {
 	fmt.Fprintf(tw, "total\t\t%.4f\t\n", total/float64(n))
 	tw.Flush()
 	fmt.Fprintf(os.Stderr, "%d completions in %s (%.3f ms per 1000)\n", n, el.Round(time.Millisecond), float64(el.Microseconds())/float64(n))
+	for _, c := range comps {
+		if fails[c.Name] == n {
+			return fmt.Errorf("reward score: %s failed on every completion (%d); the last: %s", c.Name, n, lastFail[c.Name])
+		}
+	}
 	return nil
 }

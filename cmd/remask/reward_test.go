@@ -6,8 +6,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/remask/remask/configs"
+	"github.com/remask/remask/reward"
+	"github.com/remask/remask/trainer"
 )
 
 func TestRewardList(t *testing.T) {
@@ -164,5 +169,113 @@ func TestRewardScoreConfig(t *testing.T) {
 		if _, ok := comps[r.Label()]; !ok {
 			t.Errorf("%s missing from %v", r.Label(), comps)
 		}
+	}
+}
+
+// A plugin that cannot start: one line on stderr, exit 1, before any
+// scoring. One whose completions all fail: the scores are written, then exit
+// 1 with the reason.
+func TestRewardScoreExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	in := write(t, dir, "in.jsonl", "{\"id\": 1, \"completion\": \"a\"}\n{\"id\": 2, \"completion\": \"b\"}\n")
+	out := filepath.Join(dir, "out.jsonl")
+	code, stdout, stderr := runCaptured(t, "reward", "score", "--exec", "/nonexistent/plugin", "--in", in)
+	if code != 1 || stdout != "" || strings.Count(stderr, "\n") != 1 || strings.Contains(stderr, "goroutine") ||
+		!strings.Contains(stderr, `reward plugin "/nonexistent/plugin" cannot start`) || !strings.Contains(stderr, "no such file") {
+		t.Errorf("missing program: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	// a script that is not there: python3 starts and exits at once (at Start,
+	// or at the first request if this machine is slow to start it)
+	code, _, stderr = runCaptured(t, "reward", "score", "--exec", "python3 "+filepath.Join(dir, "missing.py"), "--in", in, "--out", out)
+	last := lastLine(stderr)
+	if code != 1 || !strings.Contains(last, "cannot start") || !strings.Contains(last, "missing.py") || !strings.Contains(last, "stderr:") {
+		t.Errorf("missing script: exit %d, stderr %q", code, stderr)
+	}
+	// every completion fails: an error answer for each
+	refuse := write(t, dir, "refuse.py", "import json, sys\nfor line in sys.stdin:\n    r = json.loads(line)\n    print(json.dumps({'id': r['id'], 'error': 'no reference'}), flush=True)\n")
+	code, _, stderr = runCaptured(t, "reward", "score", "--exec", "python3 "+refuse, "--name", "refuser", "--in", in, "--out", out)
+	last = lastLine(stderr)
+	if code != 1 || !strings.Contains(last, "refuser failed on every completion (2)") || !strings.Contains(last, "no reference") {
+		t.Errorf("all failed: exit %d, stderr %q", code, stderr)
+	}
+	if got := readScores(t, out); len(got) != 2 || got[1]["failures"].(map[string]any)["refuser"] == nil {
+		t.Errorf("scores of an all-failed file: %v", got)
+	}
+	// a plugin that dies on its first request ends the scoring there
+	die := write(t, dir, "die.py", "import sys\nsys.stdin.readline()\nsys.stderr.write('no model here\\n')\nsys.exit(1)\n")
+	code, _, stderr = runCaptured(t, "reward", "score", "--exec", "python3 "+die, "--in", in, "--out", out)
+	last = lastLine(stderr)
+	if code != 1 || !strings.Contains(last, "cannot start") || !strings.Contains(last, "no model here") {
+		t.Errorf("dies at once: exit %d, stderr %q", code, stderr)
+	}
+	// bad flags, a reward used twice
+	for _, args := range [][]string{
+		{"reward", "score", "--exec", "python3 x.py", "--startup-grace", "-1s", "--in", in},
+		{"reward", "score", "--exec", "python3 x.py", "--max-consecutive-failures", "-1", "--in", in},
+		{"reward", "score", "--reward", "d1_sudoku,d1_sudoku", "--in", in},
+	} {
+		if code, _, stderr := runCaptured(t, args...); code != 1 || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%v: exit %d, %q", args, code, stderr)
+		}
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
+// name + exec: name is the plugin's key, and the plugin fields of the
+// config reach it.
+func TestRewardScoreNamedPlugin(t *testing.T) {
+	dir := t.TempDir()
+	plugin, _ := filepath.Abs("../../examples/sudoku_rules_reward.py")
+	cfgPath := write(t, dir, "run.yaml", `data: {task: sudoku4x4, train: gen:10}
+objective: unigrpo
+rewards:
+  - {name: rules, exec: [python3, `+plugin+`], weight: 0.5, startup_grace: 30s, max_consecutive_failures: 0}
+  - {name: sudoku_cells, weight: 1}
+`)
+	cfg, err := configs.Load(cfgPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	comps, closeAll, err := trainer.RewardComponents(cfg.Rewards, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeAll()
+	e, ok := comps[0].Reward.(*reward.Exec)
+	if !ok || comps[0].Name != "rules" || e.Name != "rules" || e.Startup != 30*time.Second || e.MaxConsecutiveFailures != 0 || e.Timeout != reward.DefaultExecTimeout {
+		t.Fatalf("%+v %+v", comps[0], e)
+	}
+	in := write(t, dir, "in.jsonl", `{"id": 1, "completion": "1234341221434321", "reference": {"puzzle": "0004300021000320", "solution": "1234341221434321"}}`+"\n")
+	out := filepath.Join(dir, "out.jsonl")
+	if code, _, stderr := runCaptured(t, "reward", "score", "-c", cfgPath, "--in", in, "--out", out); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	got := readScores(t, out)[0]
+	if c := got["components"].(map[string]any); c["rules"] != 1.0 || c["sudoku_cells"] != 1.0 || got["total"] != 1.5 {
+		t.Fatalf("%v", got)
+	}
+	if got["details"].(map[string]any)["rules"] == nil {
+		t.Fatalf("details not under the name: %v", got)
+	}
+	// --name does the same for --exec
+	if code, _, stderr := runCaptured(t, "reward", "score", "--exec", "python3 "+plugin, "--name", "rules", "--in", in, "--out", out); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if c := readScores(t, out)[0]["components"].(map[string]any); c["rules"] != 1.0 || len(c) != 1 {
+		t.Fatalf("%v", c)
+	}
+	// defaults when the config leaves them out
+	comps2, close2, err := trainer.RewardComponents([]configs.RewardSpec{{Exec: []string{"python3", plugin}, Weight: 1}}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer close2()
+	e = comps2[0].Reward.(*reward.Exec)
+	if comps2[0].Name != "python3 "+plugin || e.Startup != reward.DefaultExecStartupGrace || e.MaxConsecutiveFailures != reward.DefaultMaxConsecutiveFailures {
+		t.Fatalf("%+v %+v", comps2[0], e)
 	}
 }
