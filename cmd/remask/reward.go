@@ -220,6 +220,12 @@ func scoreFile(comps []reward.Component, in, out string) error {
 	if n == 0 {
 		return fmt.Errorf("reward score %s: no completions", in)
 	}
+	// a reward that failed on everything is the one thing to say
+	for _, c := range comps {
+		if fails[c.Name] == n {
+			return fmt.Errorf("reward score: %s failed on every completion (%d); the last: %s", c.Name, n, lastFail[c.Name])
+		}
+	}
 	el := time.Since(t0)
 	tw := tabwriter.NewWriter(os.Stderr, 0, 2, 2, ' ', 0)
 	fmt.Fprintf(tw, "REWARD\tWEIGHT\tMEAN\tFAILURES\n")
@@ -229,10 +235,5 @@ func scoreFile(comps []reward.Component, in, out string) error {
 	fmt.Fprintf(tw, "total\t\t%.4f\t\n", total/float64(n))
 	tw.Flush()
 	fmt.Fprintf(os.Stderr, "%d completions in %s (%.3f ms per 1000)\n", n, el.Round(time.Millisecond), float64(el.Microseconds())/float64(n))
-	for _, c := range comps {
-		if fails[c.Name] == n {
-			return fmt.Errorf("reward score: %s failed on every completion (%d); the last: %s", c.Name, n, lastFail[c.Name])
-		}
-	}
 	return nil
 }
