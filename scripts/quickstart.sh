@@ -34,11 +34,11 @@ completion=$(./remask sample --ckpt runs/quickstart-rl.db --prompt "$puzzle" --j
   sed -n 's/.*"completion":"\(\([^"\\]\|\\.\)*\)".*/\1/p')
 printf '{"id": 1, "prompt": "%s", "completion": "%s", "reference": {"puzzle": "%s"}}\n' \
   "$puzzle" "$completion" "$puzzle" >runs/quickstart-sample.jsonl
-if ./remask reward score --reward sudoku_solved --in runs/quickstart-sample.jsonl 2>/dev/null | grep -q '"total":1[,}]'; then
-  verdict="a valid solution"
-else
-  verdict="not a valid solution: the model is still wrong on this one"
-fi
+scored=$(./remask reward score --reward sudoku_solved --in runs/quickstart-sample.jsonl 2>/dev/null || true)
+case $scored in
+  *'"total":1}'* | *'"total":1,'*) verdict="a valid solution" ;;
+  *) verdict="not a valid solution: the model is still wrong on this one" ;;
+esac
 echo "sample for puzzle $puzzle (runs/quickstart-rl.db, greedy):"
 echo "  $puzzle=$completion  ($verdict)"
 echo
