@@ -149,7 +149,8 @@ func Create(path string, m Meta) (*Store, error) {
 	os.Remove(tmp)
 	db, err := bolt.Open(tmp, 0o644, &bolt.Options{Timeout: lockTimeout})
 	if err != nil {
-		return nil, fmt.Errorf("create run store %s: %w", path, err)
+		os.Remove(tmp)
+		return nil, fmt.Errorf("create run store %s: %w", path, renamedErr{err, tmp, path})
 	}
 	s := &Store{db: db, path: path}
 	metaJSON, _ := json.Marshal(m) // plain data always marshals
@@ -177,10 +178,21 @@ func Create(path string, m Meta) (*Store, error) {
 	if err != nil {
 		db.Close()
 		os.Remove(tmp)
-		return nil, fmt.Errorf("create run store %s: %w", path, err)
+		return nil, fmt.Errorf("create run store %s: %w", path, renamedErr{err, tmp, path})
 	}
 	return s, nil
 }
+
+// renamedErr shows an error about the temporary file a store was built in
+// under the store's own name: the temporary file is gone by the time anyone
+// reads the message (errors.Is still sees the cause, e.g. ENOSPC).
+type renamedErr struct {
+	err       error
+	from, to string
+}
+
+func (e renamedErr) Error() string { return strings.ReplaceAll(e.err.Error(), e.from, e.to) }
+func (e renamedErr) Unwrap() error { return e.err }
 
 // Open opens an existing run store for writing (a resumed run).
 func Open(path string) (*Store, error) { return open(path, false) }

@@ -47,8 +47,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("sampler: remasking %q, want low_confidence or random", o.Remasking)
 	case o.Confidence != "" && o.Confidence != "prob" && o.Confidence != "margin" && o.Confidence != "neg_entropy":
 		return fmt.Errorf("sampler: confidence %q, want prob, margin or neg_entropy", o.Confidence)
-	case o.Threshold < 0 || math.IsNaN(o.Threshold):
-		return fmt.Errorf("sampler: threshold %g, want >= 0", o.Threshold)
+	case !(o.Threshold >= 0 && o.Threshold <= 1):
+		return fmt.Errorf("sampler: threshold %g, want 0 (off) to 1: it compares against a confidence", o.Threshold)
 	case o.Threshold > 0 && o.Remasking != "low_confidence":
 		return fmt.Errorf("sampler: threshold decoding ranks by confidence; use remasking low_confidence")
 	case o.Revise < 0 || (o.Revise > 0 && !(o.ReviseThreshold > 0 && o.ReviseThreshold <= 1)):

@@ -227,7 +227,7 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 	if err != nil {
 		return Summary{}, err
 	}
-	run, err := beginRun(cfg, opt.Resume, mc, tok, log)
+	run, err := beginRun(cfg, opt, mc, tok)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -249,7 +249,7 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 	log.Info().Str("store", path).Str("algorithm", rs.masker.Name()).Int("group", rs.group).Int("mu", rs.mu).
 		Float64("beta", rs.beta).Str("advantage", rs.advantage).Int("workers", pool.Workers()).Int("steps", cfg.Train.Steps).Msg("RL training")
 
-	sum := Summary{Path: path, EvalAcc: -1}
+	sum := resumedSummary(path, run)
 	save := func(step int, metrics map[string]float64) error {
 		ck := snapshot(step, params, tr.Opt, it.Cursor(), metrics)
 		for _, t := range ref.Tensors {
@@ -283,15 +283,23 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 		}
 	}
 	var last StepStats
+	// interrupted writes the final checkpoint of a run stopped before step's
+	// update: step updates are done, and the data cursor is put back to where
+	// step began, so a resumed run rolls out the same prompts again.
+	interrupted := func(step int, cursor data.Cursor) (Summary, error) {
+		sum.Interrupted = true
+		log.Warn().Int("step", step).Msg("interrupted: writing a final checkpoint")
+		it = data.NewIterator(len(prompts), cfg.Rollout.Prompts, cfg.Run.Seed, cursor)
+		if err := save(step, map[string]float64{"loss": last.Loss}); err != nil {
+			return sum, err
+		}
+		sum.Steps, sum.Elapsed = step, time.Since(t0)
+		return sum, nil
+	}
 	for step := start; step < cfg.Train.Steps; step++ {
+		stepCursor := it.Cursor()
 		if ctx.Err() != nil {
-			sum.Interrupted = true
-			log.Warn().Int("step", step).Msg("interrupted: writing a final checkpoint")
-			if err := save(step, map[string]float64{"loss": last.Loss}); err != nil {
-				return sum, err
-			}
-			sum.Steps, sum.Elapsed = step, time.Since(t0)
-			return sum, nil
+			return interrupted(step, stepCursor)
 		}
 		metrics := map[string]float64{}
 		// 1. rollout with a frozen snapshot of the policy; with dynamic
@@ -306,6 +314,7 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 			rollErr     error
 		)
 		rounds, signal := 0, 0
+		opt.at("rollout", step)
 		for {
 			idx := it.Next()
 			batchPrompts := make([][]int, len(idx))
@@ -344,7 +353,7 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 		}
 		if rollErr != nil {
 			if ctx.Err() != nil {
-				continue // the top of the loop writes the final checkpoint
+				return interrupted(step, stepCursor)
 			}
 			return sum, fmt.Errorf("step %d: %w", step, rollErr)
 		}
@@ -443,6 +452,7 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 			}
 			var stats algos.Stats
 			for k := 0; k < rs.mu; k++ {
+				opt.at("update", step)
 				in, old, refK := inputs[k], olds[k], refs[k]
 				var lpSeen []float64
 				batch := model.Batch{IDs: in.IDs, Valid: in.Valid, Targets: in.Targets, Loss: func(lp []float64) (float64, []float64, error) {
@@ -498,6 +508,7 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 			opt.Progress(done, cfg.Train.Steps, last)
 		}
 		if cfg.Train.EvalEvery > 0 && len(evalEx) > 0 && (done%cfg.Train.EvalEvery == 0 || done == cfg.Train.Steps) {
+			opt.at("eval", done)
 			if err := evaluate(done, metrics); err != nil {
 				return sum, err
 			}
@@ -512,6 +523,7 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 				Float64("kl", metrics["kl"]).Float64("entropy", metrics["entropy"]).Float64("clip_frac", metrics["clip_frac"]).Float64("zero_signal_groups", metrics["zero_signal_groups"]).Msg("rl")
 		}
 		if (cfg.Train.CkptEvery > 0 && done%cfg.Train.CkptEvery == 0) || done == cfg.Train.Steps {
+			opt.at("ckpt", done)
 			if err := save(done, metrics); err != nil {
 				return sum, err
 			}

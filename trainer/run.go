@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -17,6 +18,7 @@ import (
 	"github.com/remask/remask/configs"
 	"github.com/remask/remask/data"
 	"github.com/remask/remask/model"
+	"github.com/remask/remask/reward"
 	"github.com/remask/remask/rollout"
 )
 
@@ -26,12 +28,26 @@ const Version = "0.1.0"
 // Options are the parts of a run that are not in its config.
 type Options struct {
 	Resume bool           // continue from the latest checkpoint of an existing run store
+	// AcceptChanges lets a resumed run change fields that define the run
+	// (configs.DefinesRun); without it such a resume is refused.
+	AcceptChanges bool
 	Log    zerolog.Logger // structured log
 	// Progress, when set, is called after every step (the CLI draws a bar).
 	Progress func(step, total int, s StepStats)
 	// DumpBatch, when set, is a folder where RL runs write every inner
 	// iteration's batch as JSON (inputs, masks, log-probs, advantages, loss).
 	DumpBatch string
+	// AtPhase, when set, is called as a step enters one of its phases:
+	// "rollout" (RL), "update", "eval" and "ckpt". The signal test uses it to
+	// interrupt a run at an exact moment.
+	AtPhase func(phase string, step int)
+}
+
+// at calls the AtPhase hook, if any.
+func (o Options) at(phase string, step int) {
+	if o.AtPhase != nil {
+		o.AtPhase(phase, step)
+	}
 }
 
 // Summary is what a finished (or interrupted) run reports.
@@ -76,6 +92,9 @@ func ModelConfig(cfg configs.Config, vocab int) (model.Config, error) {
 // it), trains, evaluates and checkpoints.
 // Cancelling ctx (SIGINT, SIGTERM) writes a final checkpoint and returns.
 func Train(ctx context.Context, cfg configs.Config, opt Options) (Summary, error) {
+	if err := preflight(cfg, opt); err != nil {
+		return Summary{}, err
+	}
 	if IsRL(cfg.Objective) {
 		return trainRL(ctx, cfg, opt)
 	}
@@ -128,7 +147,10 @@ func Train(ctx context.Context, cfg configs.Config, opt Options) (Summary, error
 	if seqLen > mc.MaxLen {
 		return Summary{}, fmt.Errorf("sequence length %d exceeds model.max_len %d", seqLen, mc.MaxLen)
 	}
-	run, err := beginRun(cfg, opt.Resume, mc, tok, log)
+	if err := configs.CheckMemory(cfg, seqLen); err != nil {
+		return Summary{}, err
+	}
+	run, err := beginRun(cfg, opt, mc, tok)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -142,7 +164,7 @@ func Train(ctx context.Context, cfg configs.Config, opt Options) (Summary, error
 	log.Info().Str("store", path).Str("objective", obj.Name()).Int("params", params.NumParams()).
 		Int("seq_len", seqLen).Int("train_examples", len(seqs)).Int("steps", cfg.Train.Steps).Msg("training")
 
-	sum := Summary{Path: path, EvalAcc: -1}
+	sum := resumedSummary(path, run)
 	save := func(step int, metrics map[string]float64) error {
 		ck := snapshot(step, params, tr.Opt, it.Cursor(), metrics)
 		if err := st.Save(ck); err != nil {
@@ -178,6 +200,7 @@ func Train(ctx context.Context, cfg configs.Config, opt Options) (Summary, error
 			return sum, fmt.Errorf("step %d: %w", step, err)
 		}
 		stepT := time.Now()
+		opt.at("update", step)
 		if last, err = tr.Update(step, cfg.Train.Batch, seqLen, batch); err != nil {
 			return sum, fmt.Errorf("step %d: %w", step, err)
 		}
@@ -191,6 +214,7 @@ func Train(ctx context.Context, cfg configs.Config, opt Options) (Summary, error
 		}
 		evalNow := cfg.Train.EvalEvery > 0 && len(evalEx) > 0 && (done%cfg.Train.EvalEvery == 0 || done == cfg.Train.Steps)
 		if evalNow {
+			opt.at("eval", done)
 			acc, samples, err := Evaluate(NewEvalModel(params), tok, task, evalEx, sampleOpts, stepRNG(cfg.Run.Seed, done, purposeEval))
 			if err != nil {
 				return sum, fmt.Errorf("eval at step %d: %w", done, err)
@@ -209,6 +233,7 @@ func Train(ctx context.Context, cfg configs.Config, opt Options) (Summary, error
 			log.Info().Int("step", done).Float64("loss", last.Loss).Float64("grad_norm", last.GradNorm).Float64("lr", last.LR).Msg("train")
 		}
 		if (cfg.Train.CkptEvery > 0 && done%cfg.Train.CkptEvery == 0) || done == cfg.Train.Steps {
+			opt.at("ckpt", done)
 			if err := save(done, metrics); err != nil {
 				return sum, err
 			}
@@ -217,6 +242,67 @@ func Train(ctx context.Context, cfg configs.Config, opt Options) (Summary, error
 	}
 	sum.Elapsed = time.Since(t0)
 	return sum, nil
+}
+
+// preflight refuses a run that cannot start, before it logs or writes
+// anything: a new run over an existing store, a resume without a store, past
+// train.steps or with changes that define the run (checkResumeConfig), a
+// reward name nobody registered.
+func preflight(cfg configs.Config, opt Options) error {
+	for i, r := range cfg.Rewards {
+		if len(r.Exec) == 0 {
+			if _, err := reward.New(r.Name); err != nil {
+				return fmt.Errorf("rewards[%d]: %w", i, err)
+			}
+		}
+	}
+	path := StorePath(cfg)
+	if !opt.Resume {
+		if _, err := os.Stat(path); err == nil {
+			return fmt.Errorf("run store %s already exists: pass --resume to continue it, or set run.name to start a new run", path)
+		}
+		return nil
+	}
+	st, err := checkpoint.OpenReadOnly(path)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ck, err := st.Latest()
+	switch {
+	case errors.Is(err, checkpoint.ErrNoCheckpoint):
+		ck = nil
+	case err != nil:
+		return err
+	case ck.Step > cfg.Train.Steps:
+		return fmt.Errorf("resume %s: its last checkpoint is at step %d, past train.steps %d; raise train.steps to continue the run", path, ck.Step, cfg.Train.Steps)
+	}
+	_, defining, err := resumeChanges(st, cfg)
+	if err == nil && len(defining) > 0 && !opt.AcceptChanges {
+		err = fmt.Errorf("resume %s: %s would change what the run computes; pass --accept-changes to continue with them anyway (recorded in the store), or set run.name to start a new run",
+			path, strings.Join(defining, ", "))
+	}
+	return err
+}
+
+// resumeChanges lists how cfg differs from the config a store holds, and
+// which of the changes define the run (configs.DefinesRun).
+func resumeChanges(st *checkpoint.Store, cfg configs.Config) (all []configs.Change, defining []string, err error) {
+	meta, err := st.Meta()
+	if err != nil {
+		return nil, nil, err
+	}
+	stored, _, err := configs.ParseStored(st.Path()+" (stored config)", []byte(meta.ConfigYAML))
+	if err != nil {
+		return nil, nil, err
+	}
+	all = configs.Diff(stored, cfg)
+	for _, c := range all {
+		if configs.DefinesRun(c.Field) {
+			defining = append(defining, c.String())
+		}
+	}
+	return all, defining, nil
 }
 
 // DropSeenInTraining removes the examples whose prompt occurs in the training
@@ -268,7 +354,8 @@ type runStart struct {
 // optimizer at step 0. The starting weights are made (or read from
 // model.init_from) before the store is created, so that a bad init_from
 // leaves nothing behind.
-func beginRun(cfg configs.Config, resume bool, mc model.Config, tok *data.Tokenizer, log zerolog.Logger) (*runStart, error) {
+func beginRun(cfg configs.Config, opt Options, mc model.Config, tok *data.Tokenizer) (*runStart, error) {
+	resume, log := opt.Resume, opt.Log
 	cfgYAML, err := cfg.YAML()
 	if err != nil {
 		return nil, err
@@ -279,7 +366,7 @@ func beginRun(cfg configs.Config, resume bool, mc model.Config, tok *data.Tokeni
 			return nil, err
 		}
 	}
-	st, ck, err := openRunStore(cfg, resume, cfgYAML, tok, log)
+	st, ck, err := openRunStore(cfg, opt, cfgYAML, tok)
 	if err != nil {
 		return nil, err
 	}
@@ -302,6 +389,20 @@ func beginRun(cfg configs.Config, resume bool, mc model.Config, tok *data.Tokeni
 	return r, nil
 }
 
+// resumedSummary is what a run reports before its first step: the step and
+// loss of the checkpoint it resumed from (all a run already at train.steps
+// has to say).
+func resumedSummary(path string, run *runStart) Summary {
+	sum := Summary{Path: path, EvalAcc: -1, Steps: run.step}
+	if run.ck != nil {
+		sum.Loss = run.ck.Metrics["loss"]
+		if acc, ok := run.ck.Metrics["eval_acc"]; ok {
+			sum.EvalAcc = acc
+		}
+	}
+	return sum
+}
+
 // newTrainer is the shared trainer with the config's schedule and clipping.
 func newTrainer(cfg configs.Config, params *model.Params, adam *AdamW) *Trainer {
 	sched := Schedule{Kind: cfg.Optim.Schedule, Peak: cfg.Optim.LR, Warmup: cfg.Optim.Warmup, Total: cfg.Train.Steps, MinLRRatio: cfg.Optim.MinLRRatio, Decay: cfg.Optim.DecaySteps}
@@ -311,9 +412,9 @@ func newTrainer(cfg configs.Config, params *model.Params, adam *AdamW) *Trainer 
 // openRunStore creates the run store of a new run, or opens it to resume;
 // then it returns the latest checkpoint (nil when there is none) and drops
 // the metrics logged after it, which the resumed run logs again.
-func openRunStore(cfg configs.Config, resume bool, cfgYAML []byte, tok *data.Tokenizer, log zerolog.Logger) (*checkpoint.Store, *checkpoint.Checkpoint, error) {
-	path := StorePath(cfg)
-	if !resume {
+func openRunStore(cfg configs.Config, opt Options, cfgYAML []byte, tok *data.Tokenizer) (*checkpoint.Store, *checkpoint.Checkpoint, error) {
+	path, log := StorePath(cfg), opt.Log
+	if !opt.Resume {
 		meta := checkpoint.Meta{ConfigYAML: string(cfgYAML), Seed: cfg.Run.Seed, Version: Version, Created: time.Now().UTC(), Vocab: tok.Vocab()}
 		st, err := checkpoint.Create(path, meta)
 		if errors.Is(err, checkpoint.ErrExists) {
@@ -327,17 +428,61 @@ func openRunStore(cfg configs.Config, resume bool, cfgYAML []byte, tok *data.Tok
 	}
 	ck, err := st.Latest()
 	if errors.Is(err, checkpoint.ErrNoCheckpoint) {
-		return st, nil, nil
+		ck, err = nil, nil
+	}
+	if err == nil && ck != nil && ck.Step > cfg.Train.Steps {
+		err = fmt.Errorf("resume %s: its last checkpoint is at step %d, past train.steps %d; raise train.steps to continue the run", path, ck.Step, cfg.Train.Steps)
 	}
 	if err == nil {
+		err = checkResumeConfig(st, cfg, opt, cfgYAML, ck)
+	}
+	if err == nil && ck != nil {
 		err = st.TruncateMetricsAfter(ck.Step)
 	}
 	if err != nil {
 		st.Close()
 		return nil, nil, err
 	}
-	log.Info().Str("store", path).Int("step", ck.Step).Msg("resumed")
+	if ck != nil {
+		log.Info().Str("store", path).Int("step", ck.Step).Msg("resumed")
+	}
 	return st, ck, nil
+}
+
+// checkResumeConfig compares a resumed run's config with the one its store
+// holds. Changes to fields that define the run are refused, naming them,
+// unless opt.AcceptChanges; the changes that go ahead become the store's
+// config and are appended to its config history (remask ckpt show).
+func checkResumeConfig(st *checkpoint.Store, cfg configs.Config, opt Options, cfgYAML []byte, ck *checkpoint.Checkpoint) error {
+	changes, defining, err := resumeChanges(st, cfg)
+	if err != nil || len(changes) == 0 {
+		return err
+	}
+	if len(defining) > 0 && !opt.AcceptChanges {
+		return fmt.Errorf("resume %s: %s would change what the run computes; pass --accept-changes to continue with them anyway (recorded in the store), or set run.name to start a new run",
+			st.Path(), strings.Join(defining, ", "))
+	}
+	step := 0
+	if ck != nil {
+		step = ck.Step
+	}
+	for _, c := range changes {
+		ev := opt.Log.Info()
+		if configs.DefinesRun(c.Field) {
+			ev = opt.Log.Warn()
+		}
+		ev.Str("field", c.Field).Str("old", c.Old).Str("new", c.New).Int("from_step", step).Msg("resumed with a changed config")
+		if c.Field == "train.steps" && scheduleDependsOnTotal(cfg.Optim.Schedule) {
+			opt.Log.Warn().Str("schedule", cfg.Optim.Schedule).Msg("train.steps changed: the lr schedule is recomputed for the new length from this step on")
+		}
+	}
+	return st.RecordConfigChange(string(cfgYAML), checkpoint.ConfigChange{Time: time.Now().UTC(), Step: step, Changes: changes, Accepted: len(defining) > 0})
+}
+
+// scheduleDependsOnTotal reports whether a schedule's lr at a step depends
+// on the run's length (so lengthening a resumed run changes later steps).
+func scheduleDependsOnTotal(kind string) bool {
+	return kind == "cosine" || kind == "cosine_with_min_lr" || kind == "warmup_stable_decay"
 }
 
 // heldOut drops every example whose prompt also occurs in train.

@@ -47,6 +47,10 @@ func newBenchCmd() *cobra.Command {
 			if batch < 1 || seq < 1 || vocab < 8 || iters < 1 || warmup < 0 || threads < 0 {
 				return fmt.Errorf("bench: need --batch, --seq, --iters >= 1, --vocab >= 8, --warmup and --threads >= 0")
 			}
+			// bounds that keep a typo from exhausting memory or running for days
+			if batch*seq > 1<<20 || seq > 1<<16 || vocab > 1<<20 || iters > 100000 || warmup > 100000 || threads > 4096 {
+				return fmt.Errorf("bench: at most 1048576 tokens (--batch x --seq), --seq 65536, --vocab 1048576, --iters and --warmup 100000, --threads 4096")
+			}
 			if threads > 0 {
 				runtime.GOMAXPROCS(threads)
 			}
@@ -115,7 +119,7 @@ func newBenchCmd() *cobra.Command {
 				sort.Float64s(ts)
 				med := ts[len(ts)/2]
 				b, _ := json.Marshal(map[string]any{
-					"impl": "remask-gorgonia-" + model.BLASName, "what": m.what, "preset": preset, "params": int(n),
+					"impl": "remask-gorgonia-" + model.BLASName(), "what": m.what, "preset": preset, "params": int(n),
 					"batch": batch, "seq": seq, "vocab": vocab, "threads": runtime.GOMAXPROCS(0),
 					"ms_median": round3(med * 1e3), "ms_min": round3(ts[0] * 1e3),
 					"tokens_per_s": round1(tokens / med), "gflops": round2(m.flops / med / 1e9),

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -75,7 +76,7 @@ func newCkptCmd() *cobra.Command {
 				Bytes   int                `json:"weight_bytes"`
 				Metrics map[string]float64 `json:"metrics"`
 			}
-			var rows []row
+			rows := []row{} // an empty store lists as [], not null
 			for _, s := range steps {
 				ck, err := st.Load(s)
 				if err != nil {
@@ -119,11 +120,25 @@ func newCkptCmd() *cobra.Command {
 			if len(args) == 2 && len(stats) == 0 {
 				return fmt.Errorf("%s step %d has no tensor %q (see `remask ckpt show %s`)", st.Path(), ck.Step, args[1], args[0])
 			}
+			hist, err := st.ConfigHistory()
+			if err != nil {
+				return err
+			}
 			if asJSON {
-				return printJSON(map[string]any{"step": ck.Step, "config": meta.ConfigYAML, "version": meta.Version, "tensors": stats})
+				return printJSON(map[string]any{"step": ck.Step, "config": meta.ConfigYAML, "version": meta.Version, "tensors": stats, "config_history": hist})
 			}
 			if len(args) == 1 {
 				fmt.Printf("# %s step %d (remask %s, seed %d)\n%s\n", st.Path(), ck.Step, meta.Version, meta.Seed, strings.TrimSpace(meta.ConfigYAML))
+				for _, h := range hist {
+					fmt.Printf("# resumed at step %d on %s with changes", h.Step, h.Time.Local().Format(time.DateTime))
+					if h.Accepted {
+						fmt.Print(" (accepted with --accept-changes)")
+					}
+					fmt.Println(":")
+					for _, c := range h.Changes {
+						fmt.Printf("#   %s\n", c)
+					}
+				}
 			}
 			w := table()
 			fmt.Fprintln(w, "TENSOR\tSHAPE\tDTYPE\tNORM\tMEAN\tSTD\tMIN\tMAX\tNAN\tINF")
@@ -200,8 +215,13 @@ func newCkptCmd() *cobra.Command {
 			cols := keys
 			if len(cols) == 0 {
 				cols = metricKeys(rows)
+			} else if err := checkMetricKeys(st.Path(), rows, cols); err != nil {
+				return err
 			}
 			if asJSON {
+				if rows == nil {
+					rows = []checkpoint.MetricsRow{}
+				}
 				return printJSON(rows)
 			}
 			if asCSV {
@@ -509,4 +529,23 @@ func rewardView(s checkpoint.Sample) string {
 		parts = append(parts, p)
 	}
 	return strings.Join(parts, "  ")
+}
+
+// checkMetricKeys refuses --keys that no row of the store logged, listing the
+// keys it has.
+func checkMetricKeys(path string, rows []checkpoint.MetricsRow, keys []string) error {
+	have := metricKeys(rows)
+	var unknown []string
+	for _, k := range keys {
+		if !slices.Contains(have, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	if len(have) == 0 {
+		return fmt.Errorf("--keys %s: %s has no metrics logged yet", strings.Join(unknown, ","), path)
+	}
+	return fmt.Errorf("--keys: %s not logged in %s (it has: %s)", strings.Join(unknown, ", "), path, strings.Join(have, ", "))
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -146,5 +148,153 @@ train: {steps: 100000, batch: 8, ckpt_every: 100000, log_every: 1}
 	rows, _ := st.Metrics()
 	if len(steps) != 1 || len(rows) == 0 || steps[0] != rows[len(rows)-1].Step {
 		t.Fatalf("checkpoints %v, last metrics row %v: want one checkpoint at the last logged step", steps, rows[len(rows)-1].Step)
+	}
+}
+
+// metricsByStep is every logged metric row of a store, keyed by step, without
+// the wall-clock columns (which differ between any two runs).
+func metricsByStep(t *testing.T, db string) map[int]map[string]float64 {
+	t.Helper()
+	st, err := checkpoint.OpenReadOnly(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rows, err := st.Metrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int]map[string]float64{}
+	for _, r := range rows {
+		m := map[string]float64{}
+		for k, v := range r.Values {
+			if !strings.HasSuffix(k, "_s") && !strings.HasSuffix(k, "_ms") {
+				m[k] = v
+			}
+		}
+		out[r.Step] = m
+	}
+	return out
+}
+
+// SIGTERM or SIGINT at any phase of a step (an RL rollout, an inner update,
+// an eval, a checkpoint write; SFT's update, eval and checkpoint write)
+// leaves a store that resumes to the very weights and metric rows of a run
+// that was never interrupted.
+func TestSignalAtEveryPhaseResumesBitIdentical(t *testing.T) {
+	if testing.Short() {
+		t.Skip("signals real runs")
+	}
+	dir := t.TempDir()
+	rl := `
+objective: unigrpo
+rollout: {prompts: 2, group: 4, workers: 2}
+rewards: [{name: sudoku_cells}]
+algo: {mu: 2, beta: 0.01}`
+	sft := `
+objective: sft`
+	cfgFor := func(name, objective string) string {
+		return write(t, dir, name+".yaml", fmt.Sprintf(`
+run: {name: %s, dir: %s, seed: 3}
+model: {preset: "", d: 32, layers: 2, heads: 2, ff: 48, max_len: 64}
+data: {task: sudoku4x4, train: gen:200, eval: gen:8}
+optim: {lr: 1.0e-3, warmup: 0}
+train: {steps: 6, batch: 4, eval_every: 2, ckpt_every: 3, log_every: 1}
+sample: {gen_length: 16, steps: 4}
+%s
+`, name, dir, objective))
+	}
+	for _, c := range []struct {
+		objective, body string
+		at              []string
+	}{
+		{"rl", rl, []string{"rollout:2", "update:3:int", "eval:4", "ckpt:3:int"}},
+		{"sft", sft, []string{"update:1", "eval:2:int", "ckpt:3"}},
+	} {
+		ref := cfgFor(c.objective+"-unbroken", c.body)
+		if out, err := cli("train", "-c", ref, "--log-level", "error").CombinedOutput(); err != nil {
+			t.Fatalf("%s unbroken run: %v\n%s", c.objective, err, out)
+		}
+		unbroken := filepath.Join(dir, c.objective+"-unbroken.db")
+		wantStep, want := weightsChecksum(t, unbroken)
+		wantRows := metricsByStep(t, unbroken)
+		for i, at := range c.at {
+			name := fmt.Sprintf("%s-%d", c.objective, i)
+			cfg := cfgFor(name, c.body)
+			first := cli("train", "-c", cfg, "--log-level", "error")
+			first.Env = append(first.Env, "REMASK_SIGNAL_AT="+at)
+			out, err := first.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "interrupted") {
+				t.Fatalf("%s: signalled run: err %v, want exit 0 and an interrupted note:\n%s", at, err, out)
+			}
+			if out, err := cli("train", "-c", cfg, "--log-level", "error", "--resume").CombinedOutput(); err != nil {
+				t.Fatalf("%s: resume: %v\n%s", at, err, out)
+			}
+			db := filepath.Join(dir, name+".db")
+			step, got := weightsChecksum(t, db)
+			if step != wantStep || got != want {
+				t.Errorf("%s %s: step %d crc %08x, unbroken run step %d crc %08x", c.objective, at, step, got, wantStep, want)
+			}
+			rows := metricsByStep(t, db)
+			for s, w := range wantRows {
+				if !reflect.DeepEqual(rows[s], w) {
+					t.Errorf("%s %s: metrics at step %d = %v, unbroken run %v", c.objective, at, s, rows[s], w)
+				}
+			}
+			if len(rows) != len(wantRows) {
+				t.Errorf("%s %s: %d metric rows, unbroken run %d", c.objective, at, len(rows), len(wantRows))
+			}
+		}
+	}
+}
+
+// While a run writes its store, ckpt ls/show/metrics/samples and sample read
+// its last committed state.
+func TestReadWhileTraining(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a real training run")
+	}
+	dir := t.TempDir()
+	cfg := write(t, dir, "live.yaml", fmt.Sprintf(`
+run: {name: live, dir: %s, seed: 5}
+model: {preset: "", d: 32, layers: 2, heads: 2, ff: 48, max_len: 64}
+data: {task: sudoku4x4, train: gen:300, eval: gen:4}
+train: {steps: 100000, batch: 8, ckpt_every: 2, eval_every: 4, log_every: 1}
+`, dir))
+	c := cli("train", "-c", cfg, "--log-level", "error")
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		c.Process.Signal(syscall.SIGTERM)
+		c.Wait()
+	}()
+	db := filepath.Join(dir, "live.db")
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		st, err := checkpoint.OpenReadOnly(db)
+		if err == nil {
+			steps, _ := st.Steps()
+			st.Close()
+			if len(steps) >= 2 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no two checkpoints within 60 s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, args := range [][]string{
+		{"ckpt", "ls", db}, {"ckpt", "show", db}, {"ckpt", "metrics", db}, {"ckpt", "samples", db},
+		{"sample", "--ckpt", db, "--prompt", "0401023000034310"},
+	} {
+		out, err := cli(args...).CombinedOutput()
+		if err != nil {
+			t.Errorf("%v while the run writes: %v\n%s", args, err, out)
+		}
+	}
+	if c.ProcessState != nil {
+		t.Fatal("the run stopped while being read")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -24,31 +25,51 @@ func newDataCmd() *cobra.Command {
 		Short: "Write generated puzzles in d1's formats (sudoku CSV, countdown JSONL)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if n < 1 {
-				return fmt.Errorf("data gen: --n must be >= 1")
+			if n < 1 || n > data.MaxGenerated {
+				return fmt.Errorf("data gen: --n %d: want 1 to %d", n, data.MaxGenerated)
+			}
+			if task != "sudoku4x4" && task != "countdown" {
+				return fmt.Errorf("data gen: --task %q: want sudoku4x4 or countdown", task)
 			}
 			rng := rand.New(rand.NewPCG(seed, 0x64617461)) // "data"
+			var exs []data.Example
+			if task == "sudoku4x4" {
+				exs = data.GenerateSudoku4x4(rng, n, 0, 0)
+			} else {
+				exs = data.GenerateCountdown(rng, n)
+			}
+			if len(exs) < n {
+				return fmt.Errorf("data gen: only %d distinct %s examples exist at the default settings, --n asks for %d", len(exs), task, n)
+			}
+			// -o is written under a temporary name and renamed into place, so
+			// a failure leaves no partial file (and an existing one intact).
 			var w io.Writer = os.Stdout
+			var f *os.File
 			if out != "" {
-				f, err := os.Create(out)
-				if err != nil {
+				var err error
+				if f, err = os.CreateTemp(filepath.Dir(out), filepath.Base(out)+".*.tmp"); err != nil {
 					return fmt.Errorf("data gen: %w", err)
 				}
+				defer os.Remove(f.Name())
 				defer f.Close()
 				w = f
 			}
 			bw := bufio.NewWriter(w)
 			var err error
-			switch task {
-			case "sudoku4x4":
-				err = data.WriteSudokuCSV(bw, data.GenerateSudoku4x4(rng, n, 0, 0))
-			case "countdown":
-				err = data.WriteCountdownJSONL(bw, data.GenerateCountdown(rng, n))
-			default:
-				return fmt.Errorf("data gen: --task %q: want sudoku4x4 or countdown", task)
+			if task == "sudoku4x4" {
+				err = data.WriteSudokuCSV(bw, exs)
+			} else {
+				err = data.WriteCountdownJSONL(bw, exs)
 			}
 			if err == nil {
 				err = bw.Flush()
+			}
+			if err == nil && f != nil {
+				if err = f.Chmod(0o644); err == nil {
+					if err = f.Close(); err == nil {
+						err = os.Rename(f.Name(), out)
+					}
+				}
 			}
 			if err != nil {
 				return fmt.Errorf("data gen: write %s: %w", out, err)

@@ -25,6 +25,7 @@ type samplingFlags struct {
 	seed                    uint64
 	revise                  int
 	reviseThr               float64
+	set                     func(name string) bool // whether the user gave the flag
 }
 
 func (f *samplingFlags) register(cmd *cobra.Command) {
@@ -39,12 +40,46 @@ func (f *samplingFlags) register(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&f.revise, "revise", -1, "revision passes after the last step, 0 = off (default: the run's)")
 	cmd.Flags().Float64Var(&f.reviseThr, "revise-threshold", -1, "replace a committed token when another has this probability (default: the run's)")
 	cmd.Flags().Uint64Var(&f.seed, "seed", 1, "sampling seed")
+	f.set = func(name string) bool { return cmd.Flags().Changed(name) }
 }
+
+// check refuses flag values that are out of range, naming the flag, instead
+// of falling back to the run's value.
+func (f *samplingFlags) check() error {
+	given := func(name string) bool { return f.set != nil && f.set(name) }
+	switch {
+	case given("gen-length") && (f.genLength < 1 || f.genLength > maxGenLength):
+		return fmt.Errorf("--gen-length %d: want 1 to %d", f.genLength, maxGenLength)
+	case given("steps") && (f.steps < 1 || f.steps > maxGenLength):
+		return fmt.Errorf("--steps %d: want 1 to %d", f.steps, maxGenLength)
+	case given("block") && (f.block < 0 || f.block > maxGenLength):
+		return fmt.Errorf("--block %d: want 0 (one block) to %d", f.block, maxGenLength)
+	case given("temperature") && !(f.temperature >= 0 && f.temperature <= 100):
+		return fmt.Errorf("--temperature %g: want 0 (greedy) to 100", f.temperature)
+	case given("threshold") && !(f.threshold >= 0 && f.threshold <= 1):
+		return fmt.Errorf("--threshold %g: want 0 (off) to 1", f.threshold)
+	case given("revise") && (f.revise < 0 || f.revise > 100):
+		return fmt.Errorf("--revise %d: want 0 (off) to 100", f.revise)
+	case given("revise-threshold") && !(f.reviseThr > 0 && f.reviseThr <= 1):
+		return fmt.Errorf("--revise-threshold %g: want a value in (0, 1]", f.reviseThr)
+	}
+	return nil
+}
+
+// maxSamples bounds -n: the completions of one prompt are one batch.
+const maxSamples = 4096
+
+// maxGenLength bounds lengths and step counts given on the command line: far
+// above any model's max_len, low enough that a typo cannot exhaust memory.
+const maxGenLength = 1 << 16
 
 // options merges the flags over the run's config.
 func (f *samplingFlags) options(cfg configs.Config, tok *data.Tokenizer) (rollout.Options, error) {
 	task, err := data.TaskByName(cfg.Data.Task)
 	if err != nil {
+		return rollout.Options{}, err
+	}
+	if err := f.check(); err != nil {
 		return rollout.Options{}, err
 	}
 	o := trainer.SampleOptions(cfg, tok, task)
@@ -108,6 +143,12 @@ func newSampleCmd() *cobra.Command {
 			if ref == "" || prompt == "" {
 				return fmt.Errorf("sample: --ckpt and --prompt are required")
 			}
+			if n < 1 || n > maxSamples {
+				return fmt.Errorf("sample: -n %d: want 1 to %d completions", n, maxSamples)
+			}
+			if err := sf.check(); err != nil {
+				return fmt.Errorf("sample: %w", err)
+			}
 			p, cfg, tok, err := loadForSampling(ref)
 			if err != nil {
 				return err
@@ -115,6 +156,9 @@ func newSampleCmd() *cobra.Command {
 			o, err := sf.options(cfg, tok)
 			if err != nil {
 				return err
+			}
+			if err := data.CheckPrompt(cfg.Data.Task, prompt); err != nil {
+				return fmt.Errorf("--prompt: %w (the run %s trains task %s)", err, ref, cfg.Data.Task)
 			}
 			// Task prompts end with the "=" that separates them from the answer.
 			if cfg.Data.Task != "text" && !strings.HasSuffix(prompt, "=") {
@@ -160,6 +204,7 @@ func newEvalCmd() *cobra.Command {
 		ref, file, taskName string
 		limit               int
 		keepSeen, byStep    bool
+		crossTask           bool
 		repairK             int
 		sf                  samplingFlags
 	)
@@ -178,6 +223,12 @@ func newEvalCmd() *cobra.Command {
 			p, cfg, tok, err := loadForSampling(ref)
 			if err != nil {
 				return err
+			}
+			if limit < 0 {
+				return fmt.Errorf("eval: -n %d: want 0 (all) or more", limit)
+			}
+			if cfg.Data.Task != taskName && !crossTask {
+				return fmt.Errorf("eval: --task %s, but %s was trained on task %s (its accuracy would say nothing); pass --cross-task to evaluate anyway", taskName, ref, cfg.Data.Task)
 			}
 			exs, err := data.Load(taskName, file, 0)
 			if err != nil {
@@ -235,6 +286,7 @@ func newEvalCmd() *cobra.Command {
 	cmd.Flags().StringVar(&file, "data", "", "task file: d1 sudoku CSV or countdown JSONL (or gen:N)")
 	cmd.Flags().StringVar(&taskName, "task", "", "sudoku4x4 or countdown")
 	cmd.Flags().IntVar(&limit, "n", 0, "evaluate only the first N examples (0 = all)")
+	cmd.Flags().BoolVar(&crossTask, "cross-task", false, "evaluate on a task other than the one the checkpoint was trained on")
 	cmd.Flags().IntVar(&repairK, "repair", 0, "instead of sampling: corrupt each reference answer with N substitutions and report how many revision passes (--revise) restore")
 	cmd.Flags().BoolVar(&byStep, "by-step", false, "also report, per denoising step, how many tokens were committed and the share equal to the reference answer (where errors arise)")
 	cmd.Flags().BoolVar(&keepSeen, "keep-seen", false, "keep examples whose prompt was in the run's training data (dropped by default)")
