@@ -131,6 +131,8 @@ data: {task: sudoku4x4, train: gen:300}
 train: {steps: 100000, batch: 8, ckpt_every: 100000, log_every: 1}
 `, dir))
 	c := cli("train", "-c", cfg, "--log-level", "error")
+	var stderr strings.Builder
+	c.Stderr = &stderr
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +149,7 @@ train: {steps: 100000, batch: 8, ckpt_every: 100000, log_every: 1}
 		}
 		select {
 		case err := <-exited:
-			t.Fatalf("the run ended before it was signalled: %v", err)
+			t.Fatalf("the run ended before it was signalled: %v\n%s", err, stderr.String())
 		default:
 		}
 	}
@@ -278,6 +280,8 @@ data: {task: sudoku4x4, train: gen:300, eval: gen:4}
 train: {steps: 100000, batch: 8, ckpt_every: 2, eval_every: 4, log_every: 1}
 `, dir))
 	c := cli("train", "-c", cfg, "--log-level", "error")
+	var stderr strings.Builder
+	c.Stderr = &stderr
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +301,7 @@ train: {steps: 100000, batch: 8, ckpt_every: 2, eval_every: 4, log_every: 1}
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("no two checkpoints within 60 s")
+			t.Fatalf("no two checkpoints within 60 s; the run said: %s", stderr.String())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
