@@ -139,6 +139,21 @@ func TestErrorsNameFileFieldLine(t *testing.T) {
 		{"two plugins of one name", minimal + "rewards:\n  - {name: rules, exec: [a.py], weight: 1}\n  - {name: sudoku_cells, weight: 1}\n  - {name: rules, exec: [b.py], weight: 1}\n", []string{"bad.yaml:5: field rewards[2]", `key "rules"`, "rewards[0]"}},
 		{"a plugin named as a built-in in use", minimal + "rewards:\n  - {name: sudoku_cells, weight: 1}\n  - {name: sudoku_cells, exec: [x], weight: 1}\n", []string{"field rewards[1]", `key "sudoku_cells"`, "rewards[0]"}},
 		{"one plugin command twice, unnamed", minimal + "rewards:\n  - {exec: [python3, r.py], weight: 1}\n  - {exec: [python3, r.py], weight: 1, failure_score: -1}\n", []string{"field rewards[1]", `key "python3 r.py"`, "rewards[0]", "names of their own"}},
+		{"bad rollout backend", minimal + "rollout: {backend: ray}\n", []string{"bad.yaml:2: field rollout.backend", `"ray" is not one of local, nats`}},
+		{"negative max_staleness", minimal + "rollout: {max_staleness: -1}\n", []string{"bad.yaml:2: field rollout.max_staleness: -1 must be >= 0"}},
+		{"nats without url", minimal + "rollout:\n  backend: nats\n  nats: {url: \"\"}\n", []string{"bad.yaml:4: field rollout.nats.url: required with rollout.backend nats"}},
+		{"nats url scheme", minimal + "rollout: {nats: {url: \"http://h:4222\"}}\n", []string{"field rollout.nats.url", `scheme "http" is not nats, tls, ws or wss`}},
+		{"nats url not a url", minimal + "rollout: {nats: {url: \"127.0.0.1:4222\"}}\n", []string{"field rollout.nats.url", "is not a server URL"}},
+		{"nats url port", minimal + "rollout: {nats: {url: \"nats://h:99999\"}}\n", []string{"field rollout.nats.url", `port "99999"`}},
+		{"nats url hides its password", minimal + "rollout: {nats: {url: \"http://u:hunter2@h\"}}\n", []string{"field rollout.nats.url", "(redacted)@h"}},
+		{"nats password without user", minimal + "rollout: {nats: {password: x}}\n", []string{"field rollout.nats.password: is set without rollout.nats.user"}},
+		{"nats two ways to authenticate", minimal + "rollout: {nats: {token: t, creds: a.creds}}\n", []string{"field rollout.nats: give one way to authenticate"}},
+		{"nats cert without key", minimal + "rollout: {nats: {tls: {cert_file: c.pem}}}\n", []string{"field rollout.nats.tls.cert_file: and key_file go together"}},
+		{"nats bad ack_wait", minimal + "rollout: {nats: {ack_wait: soon}}\n", []string{"bad.yaml:2: field rollout.nats.ack_wait", `"soon" is not a positive duration`}},
+		{"nats zero connect_timeout", minimal + "rollout: {nats: {connect_timeout: 0s}}\n", []string{"field rollout.nats.connect_timeout"}},
+		{"nats tiny ack_wait", minimal + "rollout: {nats: {ack_wait: 1ms}}\n", []string{"field rollout.nats.ack_wait: 1ms is shorter than 100ms"}},
+		{"nats step_timeout within ack_wait", minimal + "rollout: {nats: {ack_wait: 1m, step_timeout: 30s}}\n", []string{"field rollout.nats.step_timeout: 30s must be longer than ack_wait 1m0s"}},
+		{"word for insecure_skip_verify", minimal + "rollout: {nats: {tls: {insecure_skip_verify: yes please}}}\n", []string{"field rollout.nats.tls.insecure_skip_verify", "want true or false"}},
 		{"malformed YAML", minimal + "train: {steps: 10\n", []string{"bad.yaml", "line"}},
 		{"tab indentation", "data:\n\ttask: x\n", []string{"bad.yaml", "line 2"}},
 		{"duplicate key", minimal + "train: {steps: 1}\ntrain: {steps: 2}\n", []string{"bad.yaml", "already defined"}},
@@ -498,5 +513,45 @@ rewards:
 	}
 	if !strings.Contains(string(y), "max_consecutive_failures: 0") || strings.Count(string(y), "max_consecutive_failures") != 2 {
 		t.Fatalf("stored:\n%s", y)
+	}
+}
+
+// The nats backend's fields: defaults, overrides, secrets kept out of the
+// stored config, and none of them defines the run (rollout.max_staleness,
+// which changes what is sampled, does).
+func TestRolloutNATSFields(t *testing.T) {
+	d := Default().Rollout
+	if d.Backend != "local" || d.MaxStaleness != 0 || d.NATS != (RolloutNATS{URL: "nats://127.0.0.1:4222", ConnectTimeout: "5s", AckWait: "30s", StepTimeout: "30m"}) {
+		t.Fatalf("defaults: %+v", d)
+	}
+	c, err := Parse("n.yaml", []byte(minimal+"rollout:\n  backend: nats\n  nats: {url: \"nats://a:4222, tls://b:4443\", user: u, password: hunter2, tls: {ca_file: ca.pem}}\n"),
+		[]string{"rollout.nats.ack_wait=2s", "rollout.nats.tls.insecure_skip_verify=true", "rollout.max_staleness=1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := c.Rollout.NATS
+	if c.Rollout.Backend != "nats" || n.User != "u" || n.Password != "hunter2" || n.TLS.CAFile != "ca.pem" || !n.TLS.InsecureSkipVerify || n.AckWait != "2s" || c.Rollout.MaxStaleness != 1 {
+		t.Fatalf("parsed: %+v", c.Rollout)
+	}
+	c.Rollout.NATS.Token = ""
+	y, err := c.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(y), "hunter2") || !strings.Contains(string(y), "password: (redacted)") || !strings.Contains(string(y), `token: ""`) {
+		t.Fatalf("stored config shows the secret or hides that it was set:\n%s", y)
+	}
+	for _, ch := range Diff(Default(), c) {
+		if strings.Contains(ch.String(), "hunter2") {
+			t.Fatalf("a config change shows the password: %s", ch)
+		}
+	}
+	for field, defines := range map[string]bool{
+		"rollout.backend": false, "rollout.nats.url": false, "rollout.nats.password": false, "rollout.nats.tls.ca_file": false,
+		"rollout.nats.step_timeout": false, "rollout.max_staleness": true, "rollout.group": true,
+	} {
+		if DefinesRun(field) != defines {
+			t.Errorf("DefinesRun(%s) = %v, want %v", field, !defines, defines)
+		}
 	}
 }

@@ -70,6 +70,9 @@ var resumable = []string{
 	"train.steps", "train.eval_every", "train.ckpt_every", "train.log_every",
 	"train.keep_last", "train.keep_every", "train.threads",
 	"rollout.workers", "data.eval", "data.eval_n", "sample.",
+	// where rollouts run and how to reach the server: the nats backend samples
+	// the same jobs with the same code and streams, bit-identical to local
+	"rollout.backend", "rollout.nats.",
 }
 
 // DefinesRun reports whether changing field on --resume changes what the run

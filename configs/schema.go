@@ -36,10 +36,63 @@ type Rollout struct {
 	Confidence  string  `yaml:"confidence" mapstructure:"confidence"`   // prob | margin | neg_entropy
 	Threshold   float64 `yaml:"threshold" mapstructure:"threshold"`     // > 0: parallel decoding threshold
 	Cache       string  `yaml:"cache" mapstructure:"cache"`             // none | prefix | dual
+	// where the completions are sampled: local (this process's pool) | nats
+	// (`remask worker` processes on any machine, through a NATS JetStream
+	// server; docs/nats.md). Rollouts are bit-identical either way.
+	Backend string `yaml:"backend" mapstructure:"backend"`
+	// nats: a worker may sample with a snapshot it already holds up to this many
+	// versions older than the step's instead of fetching the step's (bounded
+	// off-policy lag, saves snapshot traffic); 0 = never, bit-identical to local
+	MaxStaleness int         `yaml:"max_staleness" mapstructure:"max_staleness"`
+	NATS         RolloutNATS `yaml:"nats" mapstructure:"nats"` // nats: the server and how to reach it
 }
 
 func defaultRollout() Rollout {
-	return Rollout{Prompts: 4, Temperature: 0.9, Remasking: "low_confidence", Confidence: "prob", Cache: "none"}
+	return Rollout{Prompts: 4, Temperature: 0.9, Remasking: "low_confidence", Confidence: "prob", Cache: "none",
+		Backend: "local", NATS: defaultRolloutNATS()}
+}
+
+// RolloutNATS is how an RL run with rollout.backend nats reaches its NATS
+// server. Credentials left empty here are read from the environment:
+// REMASK_NATS_USER, REMASK_NATS_PASSWORD, REMASK_NATS_TOKEN, REMASK_NATS_CREDS,
+// REMASK_NATS_NKEY. A password or token is never logged, nor kept in the run
+// store. None of these fields defines the run: a resumed run may change them.
+type RolloutNATS struct {
+	URL            string  `yaml:"url" mapstructure:"url"`                         // the server: nats://HOST:PORT or tls://HOST:PORT, several comma-separated for a cluster
+	User           string  `yaml:"user" mapstructure:"user"`                       // user name, with password ("" = REMASK_NATS_USER)
+	Password       Secret  `yaml:"password" mapstructure:"password"`               // password of user, never logged or stored ("" = REMASK_NATS_PASSWORD)
+	Token          Secret  `yaml:"token" mapstructure:"token"`                     // an auth token instead of user and password, never logged or stored ("" = REMASK_NATS_TOKEN)
+	Creds          string  `yaml:"creds" mapstructure:"creds"`                     // a .creds file (user JWT and nkey seed) instead ("" = REMASK_NATS_CREDS)
+	NKey           string  `yaml:"nkey" mapstructure:"nkey"`                       // a file holding an nkey seed instead ("" = REMASK_NATS_NKEY)
+	TLS            NATSTLS `yaml:"tls" mapstructure:"tls"`                         // TLS to the server
+	ConnectTimeout string  `yaml:"connect_timeout" mapstructure:"connect_timeout"` // longest wait to connect and for JetStream to answer, e.g. 5s
+	AckWait        string  `yaml:"ack_wait" mapstructure:"ack_wait"`               // a work item whose worker stopped reporting (it died) is redelivered to another after this, e.g. 30s
+	StepTimeout    string  `yaml:"step_timeout" mapstructure:"step_timeout"`       // longest one step's rollout may take before the run fails, e.g. 30m
+}
+
+func defaultRolloutNATS() RolloutNATS {
+	return RolloutNATS{URL: "nats://127.0.0.1:4222", ConnectTimeout: "5s", AckWait: "30s", StepTimeout: "30m"}
+}
+
+// NATSTLS are the TLS settings of a NATS connection; a tls:// URL or any of
+// them turns TLS on.
+type NATSTLS struct {
+	CAFile             string `yaml:"ca_file" mapstructure:"ca_file"`                           // PEM bundle of the CA that signed the server's certificate ("" = the system's)
+	CertFile           string `yaml:"cert_file" mapstructure:"cert_file"`                       // client certificate (PEM), with key_file, for a server that verifies clients
+	KeyFile            string `yaml:"key_file" mapstructure:"key_file"`                         // the client certificate's private key (PEM)
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify" mapstructure:"insecure_skip_verify"` // accept any server certificate (tests only)
+}
+
+// Secret is a credential in a config: read as a string, written (in a run
+// store, in a logged config change) as "(redacted)" when set.
+type Secret string
+
+// MarshalYAML hides a set secret.
+func (s Secret) MarshalYAML() (any, error) {
+	if s == "" {
+		return "", nil
+	}
+	return "(redacted)", nil
 }
 
 // RewardSpec is one weighted reward: a registered name, or an exec plugin

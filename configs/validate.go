@@ -3,6 +3,7 @@ package configs
 import (
 	"fmt"
 	"math"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -112,7 +113,7 @@ func (c Config) validateBounds(p *problems) {
 		name   string
 		v, max int
 	}{
-		{"train.threads", c.Train.Threads, maxCount}, {"rollout.workers", c.Rollout.Workers, maxCount},
+		{"train.threads", c.Train.Threads, maxCount}, {"rollout.workers", c.Rollout.Workers, maxCount}, {"rollout.max_staleness", c.Rollout.MaxStaleness, maxCount},
 		{"rollout.group", c.Rollout.Group, maxCount}, {"rollout.prompts", c.Rollout.Prompts, maxCount},
 		{"rollout.gen_length", c.Rollout.GenLength, c.Model.MaxLen}, {"sample.gen_length", c.Sample.GenLength, c.Model.MaxLen},
 		{"rollout.steps", c.Rollout.Steps, maxCount}, {"sample.steps", c.Sample.Steps, maxCount},
@@ -269,6 +270,92 @@ func (c Config) validateRollout(p *problems) {
 	p.oneOf("rollout.confidence", r.Confidence, "prob", "margin", "neg_entropy")
 	p.inRange("rollout.threshold", r.Threshold, 0, 1, false, false)
 	p.oneOf("rollout.cache", r.Cache, "none", "prefix", "dual")
+	p.oneOf("rollout.backend", r.Backend, "local", "nats")
+	p.atLeast("rollout.max_staleness", r.MaxStaleness, 0)
+	c.validateRolloutNATS(p)
+}
+
+// validateRolloutNATS checks the nats section whatever the backend, as every
+// other section is checked; only the URL is required, and only for nats.
+func (c Config) validateRolloutNATS(p *problems) {
+	n := c.Rollout.NATS
+	if strings.TrimSpace(n.URL) == "" {
+		if c.Rollout.Backend == "nats" {
+			p.bad("rollout.nats.url", "required with rollout.backend nats, e.g. nats://127.0.0.1:4222")
+		}
+	} else {
+		for _, one := range strings.Split(n.URL, ",") {
+			if msg := natsURLProblem(strings.TrimSpace(one)); msg != "" {
+				p.bad("rollout.nats.url", "%s", msg)
+				break
+			}
+		}
+	}
+	if n.Password != "" && n.User == "" {
+		p.bad("rollout.nats.password", "is set without rollout.nats.user")
+	}
+	ways := 0
+	for _, set := range []bool{n.User != "", n.Token != "", n.Creds != "", n.NKey != ""} {
+		if set {
+			ways++
+		}
+	}
+	if ways > 1 {
+		p.bad("rollout.nats", "give one way to authenticate: user and password, token, creds or nkey")
+	}
+	if (n.TLS.CertFile == "") != (n.TLS.KeyFile == "") {
+		p.bad("rollout.nats.tls.cert_file", "and key_file go together: give both or neither")
+	}
+	durs := map[string]time.Duration{}
+	for _, f := range []struct{ name, v string }{
+		{"rollout.nats.connect_timeout", n.ConnectTimeout}, {"rollout.nats.ack_wait", n.AckWait}, {"rollout.nats.step_timeout", n.StepTimeout},
+	} {
+		d, err := time.ParseDuration(f.v)
+		if err != nil || d <= 0 {
+			p.bad(f.name, "%q is not a positive duration such as 30s", f.v)
+			continue
+		}
+		durs[f.name] = d
+	}
+	if a, ok := durs["rollout.nats.ack_wait"]; ok && a < 100*time.Millisecond {
+		p.bad("rollout.nats.ack_wait", "%s is shorter than 100ms: workers report progress every third of it", a)
+	}
+	if a, ok := durs["rollout.nats.ack_wait"]; ok {
+		if s, ok := durs["rollout.nats.step_timeout"]; ok && s <= a {
+			p.bad("rollout.nats.step_timeout", "%s must be longer than ack_wait %s (an item a dead worker held waits ack_wait before another worker gets it)", s, a)
+		}
+	}
+}
+
+// natsURLProblem says what is wrong with one NATS server URL, "" if nothing.
+func natsURLProblem(s string) string {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || u.Host == "":
+		return fmt.Sprintf("%q is not a server URL such as nats://127.0.0.1:4222", redactURL(s))
+	case u.Scheme != "nats" && u.Scheme != "tls" && u.Scheme != "ws" && u.Scheme != "wss":
+		return fmt.Sprintf("%q: scheme %q is not nats, tls, ws or wss", redactURL(s), u.Scheme)
+	case u.Port() != "":
+		if port, err := strconv.Atoi(u.Port()); err != nil || port < 1 || port > 65535 {
+			return fmt.Sprintf("%q: port %q is not in 1-65535", redactURL(s), u.Port())
+		}
+	}
+	return ""
+}
+
+// redactURL hides a URL's user part (a user and password, or a token).
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		if u.User != nil {
+			u.User = nil
+			return strings.Replace(u.String(), "//", "//(redacted)@", 1)
+		}
+		return u.String()
+	}
+	if at := strings.LastIndex(s, "@"); at >= 0 {
+		return "(redacted)" + s[at:]
+	}
+	return s
 }
 
 func (c Config) validateRewards(p *problems) {
