@@ -57,19 +57,8 @@ type Pool struct {
 
 // NewPool validates the configuration.
 func NewPool(cfg PoolConfig) (*Pool, error) {
-	if cfg.Workers == 0 {
-		cfg.Workers = runtime.GOMAXPROCS(0)
-	}
-	if cfg.Workers < 1 || cfg.Group < 1 || cfg.Queue < 0 {
-		return nil, fmt.Errorf("rollout pool: workers %d, group %d, queue %d", cfg.Workers, cfg.Group, cfg.Queue)
-	}
-	if cfg.Queue == 0 {
-		cfg.Queue = 2 * cfg.Workers
-	}
-	if cfg.PerJob <= 0 {
-		cfg.PerJob = max(1, 32/cfg.Group)
-	}
-	if err := cfg.Options.Validate(); err != nil {
+	cfg, err := cfg.Resolved(runtime.GOMAXPROCS(0))
+	if err != nil {
 		return nil, err
 	}
 	return &Pool{cfg: cfg}, nil
@@ -77,6 +66,12 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 
 // Workers is the resolved worker count.
 func (p *Pool) Workers() int { return p.cfg.Workers }
+
+// Metrics: the pool has none beyond the trainer's rollout time.
+func (p *Pool) Metrics() map[string]float64 { return nil }
+
+// Close: the pool holds nothing between calls.
+func (p *Pool) Close() error { return nil }
 
 // mix64 is SplitMix64's finaliser: it spreads nearby integers (step 3 and
 // step 4) into unrelated PCG seeds.
@@ -120,34 +115,22 @@ func (p *Pool) RolloutFrom(ctx context.Context, snap *Snapshot, step, first int,
 			defer wg.Done()
 			inf := model.NewInference(snap.Params)
 			inf.Threads = 1
-			G := p.cfg.Group
 			for lo := range jobs {
 				if ctx.Err() != nil {
 					continue // drain
 				}
 				hi := min(lo+per, len(prompts))
-				var batch [][]int
-				var rngs []*rand.Rand
-				for idx := lo; idx < hi; idx++ {
-					for s := 0; s < G; s++ {
-						batch = append(batch, prompts[idx])
-						rngs = append(rngs, SampleRNG(p.cfg.Seed, step, first+idx, s))
-					}
-				}
-				res, err := Generate(inf, batch, p.cfg.Options, rngs...)
+				gs, err := SampleJob(inf, snap.Version, p.cfg.Seed, p.cfg.Group, p.cfg.Options, step, first, lo, prompts[lo:hi])
 				if err != nil {
 					fail(fmt.Errorf("rollout prompts %d-%d: %w", lo, hi-1, err))
 					continue
 				}
-				for idx := lo; idx < hi; idx++ {
-					r := (idx - lo) * G
-					out[idx] = Group{Prompt: idx, Version: snap.Version, Tokens: res.Tokens[r : r+G], Trace: res.Trace[r : r+G], Entropy: res.Entropy[r : r+G], NFE: res.NFE}
-				}
+				copy(out[lo:hi], gs)
 			}
 		}()
 	}
 feed:
-	for lo := 0; lo < len(prompts); lo += per {
+	for _, lo := range Jobs(len(prompts), per) {
 		select {
 		case jobs <- lo:
 		case <-ctx.Done():
