@@ -3,6 +3,7 @@ package model
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -10,10 +11,27 @@ func tinyConfig() Config {
 	return Config{Vocab: 20, D: 32, Layers: 2, Heads: 4, FF: 48, MaxLen: 64, RopeTheta: 10000, NormEps: 1e-5}
 }
 
+// familyConfig switches on everything a model family can: grouped-query
+// attention, a head width other than d/heads, q/k/v biases, tied embeddings
+// and Dream's logit shift.
+func familyConfig() Config {
+	c := tinyConfig()
+	c.KVHeads, c.HeadDim, c.QKVBias, c.TiedEmbed, c.LogitShift = 2, 6, true, true, true
+	return c
+}
+
+var testConfigs = map[string]Config{"remask": tinyConfig(), "family": familyConfig()}
+
 // TestForwardMatchesGraph holds the plain-Go forward to the gorgonia graph:
 // within 1e-4 relative on every logit, with and without padding.
 func TestForwardMatchesGraph(t *testing.T) {
-	p, err := New(tinyConfig(), 1)
+	for name, c := range testConfigs {
+		t.Run(name, func(t *testing.T) { checkForwardMatchesGraph(t, c) })
+	}
+}
+
+func checkForwardMatchesGraph(t *testing.T, c Config) {
+	p, err := New(c, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +189,13 @@ func TestGradsDoNotAccumulate(t *testing.T) {
 // With the cache filled by a forward over the same tokens, a forward over a
 // range of positions gives the same logits as the full forward there.
 func TestForwardRangeMatchesFull(t *testing.T) {
-	p, _ := New(tinyConfig(), 4)
+	for name, c := range testConfigs {
+		t.Run(name, func(t *testing.T) { checkForwardRangeMatchesFull(t, c) })
+	}
+}
+
+func checkForwardRangeMatchesFull(t *testing.T, c Config) {
+	p, _ := New(c, 4)
 	inf := NewInference(p)
 	const B, L = 2, 12
 	rng := rand.New(rand.NewPCG(8, 8))
@@ -188,7 +212,7 @@ func TestForwardRangeMatchesFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	full = append([]float32(nil), full...)
-	V := tinyConfig().Vocab
+	V := c.Vocab
 	for _, r := range [][2]int{{4, 12}, {4, 8}, {0, 12}, {11, 12}} {
 		cache := inf.NewCache(B, L)
 		if _, err := inf.ForwardRange(ids, B, L, valid, 0, L, cache, nil); err != nil {
@@ -212,5 +236,104 @@ func TestForwardRangeMatchesFull(t *testing.T) {
 	}
 	if _, err := inf.ForwardRange(ids, B, L, valid, 5, 3, inf.NewCache(B, L), nil); err == nil {
 		t.Fatal("empty range accepted")
+	}
+}
+
+// With the logit shift, row i of Forward is row i-1 of the network's raw
+// output, and row 0 its own; without it the two are the same.
+func TestLogitShiftRows(t *testing.T) {
+	for name, c := range testConfigs {
+		p, _ := New(c, 6)
+		inf := NewInference(p)
+		const B, L = 2, 5
+		ids := []int{3, 1, 4, 1, 5, 9, 2, 6, 5, 3}
+		raw, err := inf.ForwardRaw(ids, B, L, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw = append([]float32(nil), raw...)
+		got, err := inf.Forward(ids, B, L, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		V := c.Vocab
+		for b := 0; b < B; b++ {
+			for i := 0; i < L; i++ {
+				src := i
+				if c.LogitShift && i > 0 {
+					src = i - 1
+				}
+				for v := 0; v < V; v++ {
+					if got[(b*L+i)*V+v] != raw[(b*L+src)*V+v] {
+						t.Fatalf("%s: seq %d row %d differs from raw row %d", name, b, i, src)
+					}
+				}
+			}
+		}
+	}
+}
+
+// Grouped-query attention is multi-head attention with each k/v head copied
+// to the query heads of its group: build that MHA model from a GQA one by
+// duplicating the k and v columns (and biases) and compare the logits.
+func TestGQAEqualsMHAWithCopiedHeads(t *testing.T) {
+	gc := familyConfig() // 4 query heads, 2 k/v heads of width 6
+	gqa, _ := New(gc, 9)
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, tn := range gqa.Tensors {
+		for i := range tn.Data {
+			tn.Data[i] += float32(rng.NormFloat64() * 0.1)
+		}
+	}
+	mc := gc
+	mc.KVHeads = 0
+	mha, _ := New(mc, 1)
+	dh, H, KV := gc.headDim(), gc.Heads, gc.kvHeads()
+	dq := H * dh
+	rep := H / KV
+	// column j of the MHA qkv comes from column src(j) of the GQA one
+	src := func(j int) int {
+		switch {
+		case j < dq:
+			return j
+		case j < 2*dq: // k of query head h reads k/v head h/rep
+			h, o := (j-dq)/dh, (j-dq)%dh
+			return dq + (h/rep)*dh + o
+		default:
+			h, o := (j-2*dq)/dh, (j-2*dq)%dh
+			return dq + KV*dh + (h/rep)*dh + o
+		}
+	}
+	for _, tn := range mha.Tensors {
+		g := gqa.Get(tn.Name)
+		switch {
+		case strings.HasSuffix(tn.Name, nameQKV):
+			rows, cols, gcols := tn.Shape[0], tn.Shape[1], g.Shape[1]
+			for r := 0; r < rows; r++ {
+				for j := 0; j < cols; j++ {
+					tn.Data[r*cols+j] = g.Data[r*gcols+src(j)]
+				}
+			}
+		case strings.HasSuffix(tn.Name, nameQKVBias):
+			for j := range tn.Data {
+				tn.Data[j] = g.Data[src(j)]
+			}
+		default:
+			copy(tn.Data, g.Data)
+		}
+	}
+	ids := []int{1, 5, 2, 7, 3, 0, 4, 4, 9, 11}
+	a, err := NewInference(gqa).Forward(ids, 2, 5, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewInference(mha).Forward(ids, 2, 5, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range a {
+		if math.Abs(float64(a[i]-b[i])) > 1e-5*math.Max(1, math.Abs(float64(a[i]))) {
+			t.Fatalf("logit %d: GQA %g, MHA with copied heads %g", i, a[i], b[i])
+		}
 	}
 }

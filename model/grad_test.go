@@ -3,6 +3,7 @@ package model
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -102,17 +103,49 @@ func TestSwiGLUGrad(t *testing.T) {
 func TestAttentionGrad(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
+		H, KV int
 		valid []bool
 	}{
-		{"attention", nil},
-		{"attention_padded", []bool{true, true, true, false, true, true, false, false}},
+		{"attention", 2, 2, nil},
+		{"attention_padded", 2, 2, []bool{true, true, true, false, true, true, false, false}},
+		// grouped-query: 4 query heads share 2 k/v heads (and 1, multi-query)
+		{"attention_gqa", 4, 2, []bool{true, true, true, false, true, true, true, true}},
+		{"attention_mqa", 4, 1, nil},
 	} {
-		const B, L, H, dh = 2, 4, 2, 4
+		const B, L, dh = 2, 4, 4
 		st := &stepState{B: B, L: L, valid: tc.valid}
 		cos, sin := ropeTables(L, dh, 10000)
-		checkOpGrad(t, tc.name, [][]int{{B * L, 3 * H * dh}}, func(in []*G.Node) (*G.Node, error) {
-			return G.ApplyOp(&attnOp{opBase: newBase("attention"), st: st, heads: H, d: H * dh, cos: cos, sin: sin}, in[0])
+		checkOpGrad(t, tc.name, [][]int{{B * L, (tc.H + 2*tc.KV) * dh}}, func(in []*G.Node) (*G.Node, error) {
+			return G.ApplyOp(&attnOp{opBase: newBase("attention"), st: st, heads: tc.H, kvHeads: tc.KV, dh: dh, cos: cos, sin: sin}, in[0])
 		})
+	}
+}
+
+func TestBiasAddGrad(t *testing.T) {
+	checkOpGrad(t, "bias", [][]int{{3, 5}, {5}}, func(in []*G.Node) (*G.Node, error) {
+		return G.ApplyOp(&biasAddOp{opBase: newBase("bias")}, in[0], in[1])
+	})
+}
+
+func TestLogitShiftGrad(t *testing.T) {
+	st := &stepState{B: 2, L: 3}
+	checkOpGrad(t, "shift", [][]int{{6, 4}}, func(in []*G.Node) (*G.Node, error) {
+		return G.ApplyOp(&shiftOp{opBase: newBase("shift"), st: st}, in[0])
+	})
+}
+
+// The shift by hand: rows of two sequences of three positions.
+func TestShiftRowsByHand(t *testing.T) {
+	in := []float64{1, 2, 3, 4, 5, 6} // v = 1: sequence 1 is 1 2 3, sequence 2 is 4 5 6
+	out := make([]float64, 6)
+	shiftRows(in, 2, 3, 1, out)
+	if want := []float64{1, 1, 2, 4, 4, 5}; !slices.Equal(out, want) {
+		t.Fatalf("shift %v, want %v", out, want)
+	}
+	d := make([]float64, 6)
+	shiftRowsBackward([]float64{1, 10, 100, 2, 20, 200}, 2, 3, 1, d)
+	if want := []float64{11, 100, 0, 22, 200, 0}; !slices.Equal(d, want) {
+		t.Fatalf("shift gradient %v, want %v", d, want)
 	}
 }
 
@@ -140,9 +173,21 @@ func TestTokenLossGrad(t *testing.T) {
 }
 
 // TestModelGrad checks the whole graph: every parameter tensor gets a few
-// entries perturbed and compared.
+// entries perturbed and compared, for remask's own shape and for one with
+// everything a family can switch on (grouped-query attention, a head width
+// other than d/heads, q/k/v biases, tied embeddings, the logit shift).
 func TestModelGrad(t *testing.T) {
-	cfg := Config{Vocab: 7, D: 8, Layers: 2, Heads: 2, FF: 12, MaxLen: 16, RopeTheta: 10000, NormEps: 1e-5}
+	for _, cfg := range []Config{
+		{Vocab: 7, D: 8, Layers: 2, Heads: 2, FF: 12, MaxLen: 16, RopeTheta: 10000, NormEps: 1e-5},
+		{Vocab: 7, D: 8, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 6, FF: 12, MaxLen: 16, RopeTheta: 10000, NormEps: 1e-5,
+			QKVBias: true, TiedEmbed: true, LogitShift: true},
+	} {
+		checkModelGrad(t, cfg)
+	}
+}
+
+func checkModelGrad(t *testing.T, cfg Config) {
+	t.Helper()
 	p, err := New(cfg, 3)
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +198,7 @@ func TestModelGrad(t *testing.T) {
 	data := make([][]float64, len(p.Tensors))
 	for i, tn := range p.Tensors {
 		data[i] = randSlice(rng, len(tn.Data), 0.4)
-		if len(tn.Shape) == 1 {
+		if isNorm(tn.Name) {
 			for j := range data[i] {
 				data[i][j] += 1
 			}
@@ -213,7 +258,11 @@ func TestModelGrad(t *testing.T) {
 			}
 		}
 	}
-	// The embedding of a token that never appears gets no gradient.
+	// The embedding of a token that never appears gets no gradient (unless
+	// the embedding is also the output head).
+	if cfg.TiedEmbed {
+		return
+	}
 	emb := analytic[0]
 	for j := 4 * cfg.D; j < 5*cfg.D; j++ {
 		if emb[j] != 0 {

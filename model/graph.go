@@ -93,7 +93,7 @@ func buildTrainGraph(p *Params, B, L int, dt tensor.Dtype, ws []any) (*TrainGrap
 		}
 		panic("model: no parameter " + name) // names come from Config.shapes
 	}
-	cos, sin := ropeTables(L, c.D/c.Heads, c.RopeTheta)
+	cos, sin := ropeTables(L, c.headDim(), c.RopeTheta)
 
 	x, err := G.ApplyOp(&embedOp{opBase: newBase("embed"), st: tg.st, d: c.D}, w(nameEmbed)) // (N, d)
 	if err != nil {
@@ -105,8 +105,13 @@ func buildTrainGraph(p *Params, B, L int, dt tensor.Dtype, ws []any) (*TrainGrap
 		if err != nil {
 			return nil, err
 		}
-		qkv := G.Must(G.Mul(h, w(layerName(i, nameQKV)))) // (N, 3d)
-		a, err := G.ApplyOp(&attnOp{opBase: newBase("attention"), st: tg.st, heads: c.Heads, d: c.D, cos: cos, sin: sin}, qkv)
+		qkv := G.Must(G.Mul(h, w(layerName(i, nameQKV)))) // (N, H*dh + 2*KVH*dh)
+		if c.QKVBias {
+			if qkv, err = G.ApplyOp(&biasAddOp{opBase: newBase("bias")}, qkv, w(layerName(i, nameQKVBias))); err != nil {
+				return nil, err
+			}
+		}
+		a, err := G.ApplyOp(&attnOp{opBase: newBase("attention"), st: tg.st, heads: c.Heads, kvHeads: c.kvHeads(), dh: c.headDim(), cos: cos, sin: sin}, qkv)
 		if err != nil {
 			return nil, err
 		}
@@ -127,7 +132,16 @@ func buildTrainGraph(p *Params, B, L int, dt tensor.Dtype, ws []any) (*TrainGrap
 	if err != nil {
 		return nil, err
 	}
-	tg.logits = G.Must(G.Mul(h, w(nameHead))) // (N, V)
+	if c.TiedEmbed {
+		tg.logits = G.Must(G.Mul(h, G.Must(G.Transpose(w(nameEmbed))))) // (N, V)
+	} else {
+		tg.logits = G.Must(G.Mul(h, w(nameHead))) // (N, V)
+	}
+	if c.LogitShift {
+		if tg.logits, err = G.ApplyOp(&shiftOp{opBase: newBase("logit_shift"), st: tg.st}, tg.logits); err != nil {
+			return nil, err
+		}
+	}
 	if tg.cost, err = G.ApplyOp(&lossOp{opBase: newBase("token_loss"), st: tg.st}, tg.logits); err != nil {
 		return nil, err
 	}

@@ -16,7 +16,7 @@ type Inference struct {
 
 	// scratch, grown on demand
 	x, h, qkv, qr, att, gu, s []float32
-	probs                     []float32
+	probs, raw                []float32
 	sub                       []int
 	own                       *KVCache // Forward's cache
 }
@@ -24,7 +24,7 @@ type Inference struct {
 // NewInference prepares the forward for p.
 func NewInference(p *Params) *Inference {
 	c := p.Config
-	cos, sin := ropeTables(c.MaxLen, c.D/c.Heads, c.RopeTheta)
+	cos, sin := ropeTables(c.MaxLen, c.headDim(), c.RopeTheta)
 	return &Inference{p: p, cos: cos, sin: sin}
 }
 
@@ -46,13 +46,13 @@ func grow(buf []float32, n int) []float32 {
 // all of them (Fast-dLLM's prefix and dual caches).
 type KVCache struct {
 	B, L int
-	K, V [][]float32 // per layer, (B*L, d)
+	K, V [][]float32 // per layer, (B*L, KVH*dh)
 }
 
 // NewCache allocates a cache for B sequences of L tokens.
 func (f *Inference) NewCache(B, L int) *KVCache {
 	c := &KVCache{B: B, L: L}
-	n := B * L * f.p.Config.D
+	n := B * L * f.p.Config.kvDim()
 	for i := 0; i < f.p.Config.Layers; i++ {
 		c.K = append(c.K, make([]float32, n))
 		c.V = append(c.V, make([]float32, n))
@@ -70,11 +70,53 @@ func (f *Inference) Forward(ids []int, B, L int, valid []bool, out []float32) ([
 	return f.ForwardRange(ids, B, L, valid, 0, L, f.own, out)
 }
 
+// ForwardRaw is Forward without the logit shift of a family that has one:
+// the network's own output, row i predicting token i+1 for Dream (what the
+// family's modeling code returns, and what `remask ckpt logits` prints).
+func (f *Inference) ForwardRaw(ids []int, B, L int, valid []bool, out []float32) ([]float32, error) {
+	if f.own == nil || f.own.B != B || f.own.L != L {
+		f.own = f.NewCache(B, L)
+	}
+	return f.forwardRange(ids, B, L, valid, 0, L, f.own, out)
+}
+
 // ForwardRange computes the logits of positions [lo, hi) of every sequence
 // only (B*(hi-lo) rows), attending to all L positions: the keys and values of
 // [lo, hi) are computed now and written into the cache, those of the other
-// positions are read from it, as an earlier call over them left them.
+// positions are read from it, as an earlier call over them left them. Row i
+// is always token i's distribution: with LogitShift it is the network's
+// output at i-1 (so the range is computed from lo-1), at 0 its own.
 func (f *Inference) ForwardRange(ids []int, B, L int, valid []bool, lo, hi int, cache *KVCache, out []float32) ([]float32, error) {
+	if !f.p.Config.LogitShift {
+		return f.forwardRange(ids, B, L, valid, lo, hi, cache, out)
+	}
+	if lo < 0 || hi > L || lo >= hi {
+		return nil, fmt.Errorf("model: forward range [%d, %d) outside [0, %d)", lo, hi, L)
+	}
+	from := max(lo-1, 0)
+	raw, err := f.forwardRange(ids, B, L, valid, from, hi, cache, f.raw)
+	if err != nil {
+		return nil, err
+	}
+	f.raw = raw
+	v, n, m := f.p.Config.Vocab, hi-lo, hi-from
+	if cap(out) < B*n*v {
+		out = make([]float32, B*n*v)
+	}
+	out = out[:B*n*v]
+	for b := 0; b < B; b++ {
+		src, dst := raw[b*m*v:(b+1)*m*v], out[b*n*v:(b+1)*n*v]
+		if lo == 0 { // position 0 keeps its own row; position i reads i-1
+			copy(dst[:v], src[:v])
+			copy(dst[v:], src[:(n-1)*v])
+		} else { // raw starts at lo-1: position lo+j reads raw row j
+			copy(dst, src[:n*v])
+		}
+	}
+	return out, nil
+}
+
+func (f *Inference) forwardRange(ids []int, B, L int, valid []bool, lo, hi int, cache *KVCache, out []float32) ([]float32, error) {
 	c := f.p.Config
 	d := c.D
 	if len(ids) != B*L || (valid != nil && len(valid) != B*L) {
@@ -96,8 +138,9 @@ func (f *Inference) ForwardRange(ids []int, B, L int, valid []bool, lo, hi int, 
 	}
 	n := hi - lo
 	rows := B * n
+	dq, dkv, wq := c.qDim(), c.kvDim(), c.qkvDim()
 	f.x, f.h = grow(f.x, rows*d), grow(f.h, rows*d)
-	f.qkv, f.qr, f.att = grow(f.qkv, rows*3*d), grow(f.qr, rows*d), grow(f.att, rows*d)
+	f.qkv, f.qr, f.att = grow(f.qkv, rows*wq), grow(f.qr, rows*dq), grow(f.att, rows*dq)
 	f.gu, f.s = grow(f.gu, rows*2*c.FF), grow(f.s, rows*c.FF)
 	f.probs = grow(f.probs, B*c.Heads*n*L)
 	f.sub = f.sub[:0]
@@ -105,30 +148,37 @@ func (f *Inference) ForwardRange(ids []int, B, L int, valid []bool, lo, hi int, 
 		f.sub = append(f.sub, ids[b*L+lo:b*L+hi]...)
 	}
 	w := func(name string) []float32 { return f.p.Get(name).Data }
-	dh := d / c.Heads
+	dh := c.headDim()
 	par := f.Threads
 
 	embedForward(w(nameEmbed), f.sub, d, f.x)
 	for i := 0; i < c.Layers; i++ {
 		rmsNormForward(par, f.x, w(layerName(i, nameAttnNrm)), d, c.NormEps, f.h)
-		gemm(par, false, false, rows, 3*d, d, 1, f.h, d, w(layerName(i, nameQKV)), 3*d, 0, f.qkv, 3*d)
+		gemm(par, false, false, rows, wq, d, 1, f.h, d, w(layerName(i, nameQKV)), wq, 0, f.qkv, wq)
+		if c.QKVBias {
+			addBias(f.qkv, w(layerName(i, nameQKVBias)), f.qkv)
+		}
 		// rotate q into qr and k into the cache, copy v into the cache
 		K, V := cache.K[i], cache.V[i]
 		parallelFor(par, B, func(b int) {
 			for j := 0; j < n; j++ {
 				r, pos := b*n+j, lo+j
 				cs, sn := f.cos[pos*dh:(pos+1)*dh], f.sin[pos*dh:(pos+1)*dh]
-				dst := (b*L + pos) * d
+				dst := (b*L + pos) * dkv
+				row := f.qkv[r*wq : (r+1)*wq]
 				for h := 0; h < c.Heads; h++ {
 					o := h * dh
-					ropeApply(f.qkv[r*3*d+o:r*3*d+o+dh], cs, sn, false, f.qr[r*d+o:r*d+o+dh])
-					ropeApply(f.qkv[r*3*d+d+o:r*3*d+d+o+dh], cs, sn, false, K[dst+o:dst+o+dh])
+					ropeApply(row[o:o+dh], cs, sn, false, f.qr[r*dq+o:r*dq+o+dh])
 				}
-				copy(V[dst:dst+d], f.qkv[r*3*d+2*d:(r+1)*3*d])
+				for g := 0; g < c.kvHeads(); g++ {
+					o := g * dh
+					ropeApply(row[dq+o:dq+o+dh], cs, sn, false, K[dst+o:dst+o+dh])
+				}
+				copy(V[dst:dst+dkv], row[dq+dkv:])
 			}
 		})
-		attnRows(par, B, n, L, c.Heads, dh, valid, f.qr, K, V, f.probs, f.att)
-		gemm(par, false, false, rows, d, d, 1, f.att, d, w(layerName(i, nameWO)), d, 1, f.x, d) // x += att @ Wo
+		attnRows(par, B, n, L, c.Heads, c.kvHeads(), dh, valid, f.qr, K, V, f.probs, f.att)
+		gemm(par, false, false, rows, d, dq, 1, f.att, dq, w(layerName(i, nameWO)), d, 1, f.x, d) // x += att @ Wo
 		rmsNormForward(par, f.x, w(layerName(i, nameMLPNrm)), d, c.NormEps, f.h)
 		gemm(par, false, false, rows, 2*c.FF, d, 1, f.h, d, w(layerName(i, nameGateUp)), 2*c.FF, 0, f.gu, 2*c.FF)
 		swiGLUForward(par, f.gu, c.FF, f.s)
@@ -139,7 +189,11 @@ func (f *Inference) ForwardRange(ids []int, B, L int, valid []bool, lo, hi int, 
 		out = make([]float32, rows*c.Vocab)
 	}
 	out = out[:rows*c.Vocab]
-	gemm(par, false, false, rows, c.Vocab, d, 1, f.h, d, w(nameHead), c.Vocab, 0, out, c.Vocab)
+	if c.TiedEmbed { // logits = h @ embedding^T
+		gemm(par, false, true, rows, c.Vocab, d, 1, f.h, d, w(nameEmbed), d, 0, out, c.Vocab)
+	} else {
+		gemm(par, false, false, rows, c.Vocab, d, 1, f.h, d, w(nameHead), c.Vocab, 0, out, c.Vocab)
+	}
 	return out, nil
 }
 

@@ -209,9 +209,12 @@ func ropeApply[T float](x []T, cos, sin []float64, inverse bool, out []T) {
 	}
 }
 
-// attnShape describes one attention call over a batch of B sequences of L tokens.
+// attnShape describes one attention call over a batch of B sequences of L
+// tokens: H query heads and KVH key/value heads (KVH < H is grouped-query
+// attention: query head h reads k/v head h / (H/KVH)), each Dh wide. The
+// projections arrive as one (N, H*Dh + 2*KVH*Dh) matrix, q | k | v.
 type attnShape struct {
-	B, L, H, Dh int
+	B, L, H, KVH, Dh int
 	// Valid is the key-padding mask, B*L long; nil means every key is valid.
 	Valid []bool
 	// Cos and Sin are the RoPE tables (at least L rows of Dh).
@@ -220,36 +223,44 @@ type attnShape struct {
 	Par int
 }
 
-func (s attnShape) d() int { return s.H * s.Dh }
+func (s attnShape) dq() int  { return s.H * s.Dh }
+func (s attnShape) dkv() int { return s.KVH * s.Dh }
+func (s attnShape) w() int   { return s.dq() + 2*s.dkv() }
+func (s attnShape) rep() int { return s.H / s.KVH }
 
-// ropeQK writes RoPE-rotated q and k from a (N, 3d) qkv matrix into qr, kr (N, d).
+// ropeQK writes RoPE-rotated q (N, H*Dh) and k (N, KVH*Dh) from the qkv matrix.
 func ropeQK[T float](s attnShape, qkv, qr, kr []T) {
-	d := s.d()
+	dq, dkv, w := s.dq(), s.dkv(), s.w()
 	parallelFor(s.Par, s.B, func(b int) {
 		for l := 0; l < s.L; l++ {
 			n := b*s.L + l
 			cs, sn := s.Cos[l*s.Dh:(l+1)*s.Dh], s.Sin[l*s.Dh:(l+1)*s.Dh]
 			for h := 0; h < s.H; h++ {
 				o := h * s.Dh
-				ropeApply(qkv[n*3*d+o:n*3*d+o+s.Dh], cs, sn, false, qr[n*d+o:n*d+o+s.Dh])
-				ropeApply(qkv[n*3*d+d+o:n*3*d+d+o+s.Dh], cs, sn, false, kr[n*d+o:n*d+o+s.Dh])
+				ropeApply(qkv[n*w+o:n*w+o+s.Dh], cs, sn, false, qr[n*dq+o:n*dq+o+s.Dh])
+			}
+			for g := 0; g < s.KVH; g++ {
+				o := g * s.Dh
+				ropeApply(qkv[n*w+dq+o:n*w+dq+o+s.Dh], cs, sn, false, kr[n*dkv+o:n*dkv+o+s.Dh])
 			}
 		}
 	})
 }
 
 // attnForward computes softmax(q k^T / sqrt(dh) + padding) v for every sequence
-// and head. qr, kr are RoPE-rotated (N, d); v is read from the qkv matrix
-// (N, 3d). probs (B*H*L*L) receives the attention weights; out is (N, d).
+// and query head. qr (N, H*Dh) and kr (N, KVH*Dh) are RoPE-rotated; v is read
+// from the qkv matrix. probs (B*H*L*L) receives the attention weights; out is
+// (N, H*Dh).
 func attnForward[T float](s attnShape, qr, kr, qkv, probs, out []T) {
-	d := s.d()
+	dq, dkv, w := s.dq(), s.dkv(), s.w()
 	L := s.L
 	scale := T(1 / math.Sqrt(float64(s.Dh)))
 	parallelFor(s.Par, s.B*s.H, func(bh int) {
 		b, h := bh/s.H, bh%s.H
+		g := h / s.rep()
 		p := probs[bh*L*L : (bh+1)*L*L]
-		q0, v0 := b*L*d+h*s.Dh, b*L*3*d+2*d+h*s.Dh
-		gemm(s.Par, false, true, L, L, s.Dh, scale, qr[q0:], d, kr[q0:], d, 0, p, L)
+		q0, k0, v0 := b*L*dq+h*s.Dh, b*L*dkv+g*s.Dh, b*L*w+dq+dkv+g*s.Dh
+		gemm(s.Par, false, true, L, L, s.Dh, scale, qr[q0:], dq, kr[k0:], dkv, 0, p, L)
 		var valid []bool
 		if s.Valid != nil {
 			valid = s.Valid[b*L : (b+1)*L]
@@ -257,7 +268,7 @@ func attnForward[T float](s attnShape, qr, kr, qkv, probs, out []T) {
 		for i := 0; i < L; i++ {
 			softmaxMasked(p[i*L:(i+1)*L], valid)
 		}
-		gemm(s.Par, false, false, L, s.Dh, L, 1, p, L, qkv[v0:], 3*d, 0, out[q0:], d)
+		gemm(s.Par, false, false, L, s.Dh, L, 1, p, L, qkv[v0:], w, 0, out[q0:], dq)
 	})
 }
 
@@ -297,36 +308,46 @@ func softmaxMasked[T float](row []T, valid []bool) {
 	}
 }
 
-// attnBackward turns dOut (N, d) into dqkv (N, 3d), given the forward's qr, kr,
-// qkv and probs. For one head: dV = P^T dO, dP = dO V^T,
-// dS = P * (dP - rowsum(dP * P)) / sqrt(dh), dQr = dS Kr, dKr = dS^T Qr, and the
-// RoPE rotation is undone on dQr and dKr.
+// attnBackward turns dOut (N, H*Dh) into dqkv (N, H*Dh + 2*KVH*Dh), given the
+// forward's qr, kr, qkv and probs. For one query head: dV = P^T dO,
+// dP = dO V^T, dS = P * (dP - rowsum(dP * P)) / sqrt(dh), dQr = dS Kr,
+// dKr = dS^T Qr; the k/v gradients of the query heads that share a k/v head
+// add up (one goroutine per shared head, so nothing races), and the RoPE
+// rotation is undone on dQr and dKr.
 func attnBackward[T float](s attnShape, qr, kr, qkv, probs, dOut, dqkv []T) {
-	d := s.d()
+	dq, dkv, w := s.dq(), s.dkv(), s.w()
 	L := s.L
 	scale := 1 / math.Sqrt(float64(s.Dh))
 	dqr := make([]T, len(qr))
 	dkr := make([]T, len(kr))
-	parallelFor(s.Par, s.B*s.H, func(bh int) {
-		b, h := bh/s.H, bh%s.H
-		p := probs[bh*L*L : (bh+1)*L*L]
-		q0, v0 := b*L*d+h*s.Dh, b*L*3*d+2*d+h*s.Dh
-		// dV = P^T dO, straight into the v columns of dqkv.
-		gemm(s.Par, true, false, L, s.Dh, L, 1, p, L, dOut[q0:], d, 0, dqkv[v0:], 3*d)
+	parallelFor(s.Par, s.B*s.KVH, func(bg int) {
+		b, g := bg/s.KVH, bg%s.KVH
+		k0, v0 := b*L*dkv+g*s.Dh, b*L*w+dq+dkv+g*s.Dh
 		dp := make([]T, L*L)
-		gemm(s.Par, false, true, L, L, s.Dh, 1, dOut[q0:], d, qkv[v0:], 3*d, 0, dp, L)
-		for i := 0; i < L; i++ {
-			pr, dr := p[i*L:(i+1)*L], dp[i*L:(i+1)*L]
-			var dot float64
-			for j := range pr {
-				dot += float64(pr[j]) * float64(dr[j])
+		for r := 0; r < s.rep(); r++ {
+			h := g*s.rep() + r
+			beta := T(0)
+			if r > 0 {
+				beta = 1
 			}
-			for j := range pr {
-				dr[j] = T(float64(pr[j]) * (float64(dr[j]) - dot) * scale)
+			p := probs[(b*s.H+h)*L*L : (b*s.H+h+1)*L*L]
+			q0 := b*L*dq + h*s.Dh
+			// dV += P^T dO, straight into the v columns of dqkv.
+			gemm(s.Par, true, false, L, s.Dh, L, 1, p, L, dOut[q0:], dq, beta, dqkv[v0:], w)
+			gemm(s.Par, false, true, L, L, s.Dh, 1, dOut[q0:], dq, qkv[v0:], w, 0, dp, L)
+			for i := 0; i < L; i++ {
+				pr, dr := p[i*L:(i+1)*L], dp[i*L:(i+1)*L]
+				var dot float64
+				for j := range pr {
+					dot += float64(pr[j]) * float64(dr[j])
+				}
+				for j := range pr {
+					dr[j] = T(float64(pr[j]) * (float64(dr[j]) - dot) * scale)
+				}
 			}
+			gemm(s.Par, false, false, L, s.Dh, L, 1, dp, L, kr[k0:], dkv, 0, dqr[q0:], dq)
+			gemm(s.Par, true, false, L, s.Dh, L, 1, dp, L, qr[q0:], dq, beta, dkr[k0:], dkv)
 		}
-		gemm(s.Par, false, false, L, s.Dh, L, 1, dp, L, kr[q0:], d, 0, dqr[q0:], d)
-		gemm(s.Par, true, false, L, s.Dh, L, 1, dp, L, qr[q0:], d, 0, dkr[q0:], d)
 	})
 	parallelFor(s.Par, s.B, func(b int) {
 		for l := 0; l < s.L; l++ {
@@ -334,8 +355,11 @@ func attnBackward[T float](s attnShape, qr, kr, qkv, probs, dOut, dqkv []T) {
 			cs, sn := s.Cos[l*s.Dh:(l+1)*s.Dh], s.Sin[l*s.Dh:(l+1)*s.Dh]
 			for h := 0; h < s.H; h++ {
 				o := h * s.Dh
-				ropeApply(dqr[n*d+o:n*d+o+s.Dh], cs, sn, true, dqkv[n*3*d+o:n*3*d+o+s.Dh])
-				ropeApply(dkr[n*d+o:n*d+o+s.Dh], cs, sn, true, dqkv[n*3*d+d+o:n*3*d+d+o+s.Dh])
+				ropeApply(dqr[n*dq+o:n*dq+o+s.Dh], cs, sn, true, dqkv[n*w+o:n*w+o+s.Dh])
+			}
+			for g := 0; g < s.KVH; g++ {
+				o := g * s.Dh
+				ropeApply(dkr[n*dkv+o:n*dkv+o+s.Dh], cs, sn, true, dqkv[n*w+dq+o:n*w+dq+o+s.Dh])
 			}
 		}
 	})
@@ -442,17 +466,17 @@ func targetLogProbsBackward[T float](logits []T, v int, targets []int, g []float
 }
 
 // attnRows is attention for n query rows of each of B sequences against all L
-// keys of that sequence: q is (B*n, d) RoPE-rotated, k and v are (B*L, d) with
-// k rotated, out is (B*n, d). probs needs n*L per (sequence, head) slot.
-// valid (B*L) masks keys; nil = all valid.
-func attnRows[T float](par, B, n, L, H, dh int, valid []bool, q, k, v, probs, out []T) {
-	d := H * dh
+// keys of that sequence: q is (B*n, H*dh) RoPE-rotated, k and v are
+// (B*L, KVH*dh) with k rotated, out is (B*n, H*dh). probs needs n*L per
+// (sequence, head) slot. valid (B*L) masks keys; nil = all valid.
+func attnRows[T float](par, B, n, L, H, KVH, dh int, valid []bool, q, k, v, probs, out []T) {
+	dq, dkv, rep := H*dh, KVH*dh, H/KVH
 	scale := T(1 / math.Sqrt(float64(dh)))
 	parallelFor(par, B*H, func(bh int) {
 		b, h := bh/H, bh%H
 		p := probs[bh*n*L : (bh+1)*n*L]
-		q0, k0 := b*n*d+h*dh, b*L*d+h*dh
-		gemm(1, false, true, n, L, dh, scale, q[q0:], d, k[k0:], d, 0, p, L)
+		q0, k0 := b*n*dq+h*dh, b*L*dkv+(h/rep)*dh
+		gemm(1, false, true, n, L, dh, scale, q[q0:], dq, k[k0:], dkv, 0, p, L)
 		var vm []bool
 		if valid != nil {
 			vm = valid[b*L : (b+1)*L]
@@ -460,6 +484,49 @@ func attnRows[T float](par, B, n, L, H, dh int, valid []bool, q, k, v, probs, ou
 		for i := 0; i < n; i++ {
 			softmaxMasked(p[i*L:(i+1)*L], vm)
 		}
-		gemm(1, false, false, n, dh, L, 1, p, L, v[k0:], d, 0, out[q0:], d)
+		gemm(1, false, false, n, dh, L, 1, p, L, v[k0:], dkv, 0, out[q0:], dq)
 	})
+}
+
+// addBias sets out = x + b on every row (b is one row wide).
+func addBias[T float](x, b, out []T) {
+	n := len(b)
+	for i := range x {
+		out[i] = x[i] + b[i%n]
+	}
+}
+
+// colSum sets out[j] to the sum of column j of x (rows of cols).
+func colSum[T float](x []T, cols int, out []T) {
+	acc := make([]float64, cols)
+	for i, v := range x {
+		acc[i%cols] += float64(v)
+	}
+	for j, v := range acc {
+		out[j] = T(v)
+	}
+}
+
+// shiftRows writes, for each of B sequences of L rows (each v wide), row i of
+// in into row i+1 of out, and row 0 into row 0: logits at i-1 predict token i.
+func shiftRows[T float](in []T, B, L, v int, out []T) {
+	for b := 0; b < B; b++ {
+		base := b * L * v
+		copy(out[base:base+v], in[base:base+v])
+		copy(out[base+v:base+L*v], in[base:base+(L-1)*v])
+	}
+}
+
+// shiftRowsBackward is shiftRows' gradient: row 0 of the input collects the
+// gradient of output rows 0 and 1, row i (0 < i < L-1) that of row i+1, and
+// the last row none.
+func shiftRowsBackward[T float](dOut []T, B, L, v int, dIn []T) {
+	for b := 0; b < B; b++ {
+		base := b * L * v
+		copy(dIn[base:base+(L-1)*v], dOut[base+v:base+L*v])
+		clear(dIn[base+(L-1)*v : base+L*v])
+		for j := 0; j < v; j++ {
+			dIn[base+j] += dOut[base+j]
+		}
+	}
 }

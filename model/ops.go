@@ -207,21 +207,25 @@ func (o *rmsNormGradOp) Do(in ...G.Value) (G.Value, error) {
 
 // ---- attention -------------------------------------------------------------
 
-// attnOp maps qkv (N, 3d) to the attention output (N, d), with RoPE and the
-// key-padding mask inside. It keeps the rotated q, k and the attention weights
-// of its last forward for the backward pass (the tape runs forward first).
+// attnOp maps qkv (N, H*dh + 2*KVH*dh) to the attention output (N, H*dh),
+// with RoPE, grouped-query sharing and the key-padding mask inside. It keeps
+// the rotated q, k and the attention weights of its last forward for the
+// backward pass (the tape runs forward first).
 type attnOp struct {
 	opBase
-	st       *stepState
-	heads    int
-	d        int
-	cos, sin []float64
-	qr, kr   any
-	probs    any
+	st                 *stepState
+	heads, kvHeads, dh int
+	cos, sin           []float64
+	qr, kr             any
+	probs              any
 }
 
 func (o *attnOp) shape() attnShape {
-	return attnShape{B: o.st.B, L: o.st.L, H: o.heads, Dh: o.d / o.heads, Valid: o.st.valid, Cos: o.cos, Sin: o.sin}
+	kv := o.kvHeads
+	if kv == 0 {
+		kv = o.heads
+	}
+	return attnShape{B: o.st.B, L: o.st.L, H: o.heads, KVH: kv, Dh: o.dh, Valid: o.st.valid, Cos: o.cos, Sin: o.sin}
 }
 
 func (o *attnOp) Arity() int { return 1 }
@@ -229,15 +233,15 @@ func (o *attnOp) Type() hm.Type {
 	return hm.NewFnType(tensorT(2), tensorT(2))
 }
 func (o *attnOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape{o.st.rows(), o.d}, nil
+	return tensor.Shape{o.st.rows(), o.heads * o.dh}, nil
 }
 func (o *attnOp) Do(in ...G.Value) (G.Value, error) {
 	s := o.shape()
 	n := s.B * s.L
 	qkv := dense(in[0])
-	o.qr, o.kr = zerosOf(qkv, n*o.d), zerosOf(qkv, n*o.d)
+	o.qr, o.kr = zerosOf(qkv, n*s.dq()), zerosOf(qkv, n*s.dkv())
 	o.probs = zerosOf(qkv, s.B*s.H*s.L*s.L)
-	out := zerosOf(qkv, n*o.d)
+	out := zerosOf(qkv, n*s.dq())
 	switch x := qkv.(type) {
 	case []float32:
 		ropeQK(s, x, o.qr.([]float32), o.kr.([]float32))
@@ -246,7 +250,7 @@ func (o *attnOp) Do(in ...G.Value) (G.Value, error) {
 		ropeQK(s, x, o.qr.([]float64), o.kr.([]float64))
 		attnForward(s, o.qr.([]float64), o.kr.([]float64), x, o.probs.([]float64), out.([]float64))
 	}
-	return newDenseLike(out, n, o.d), nil
+	return newDenseLike(out, n, s.dq()), nil
 }
 func (o *attnOp) DiffWRT(int) []bool { return []bool{true} }
 func (o *attnOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
@@ -408,6 +412,117 @@ func (o *lossGradOp) Do(in ...G.Value) (G.Value, error) {
 		targetLogProbsBackward(x, v, o.st.targets, o.st.lossGrad, scale, out.([]float32))
 	case []float64:
 		targetLogProbsBackward(x, v, o.st.targets, o.st.lossGrad, scale, out.([]float64))
+	}
+	return newDenseLike(out, shape.Clone()...), nil
+}
+
+// ---- bias ------------------------------------------------------------------
+
+// biasAddOp adds a bias vector (n) to every row of x (rows, n).
+type biasAddOp struct{ opBase }
+
+func (o *biasAddOp) Arity() int { return 2 }
+func (o *biasAddOp) Type() hm.Type {
+	return hm.NewFnType(tensorT(2), tensorT(1), tensorT(2))
+}
+func (o *biasAddOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	return in[0].(tensor.Shape).Clone(), nil
+}
+func (o *biasAddOp) Do(in ...G.Value) (G.Value, error) {
+	shape := in[0].Shape()
+	out := zerosOf(dense(in[0]), shape.TotalSize())
+	switch x := dense(in[0]).(type) {
+	case []float32:
+		addBias(x, dense(in[1]).([]float32), out.([]float32))
+	case []float64:
+		addBias(x, dense(in[1]).([]float64), out.([]float64))
+	}
+	return newDenseLike(out, shape.Clone()...), nil
+}
+func (o *biasAddOp) DiffWRT(int) []bool { return []bool{true, true} }
+func (o *biasAddOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	db, err := G.ApplyOp(&colSumOp{opBase: newBase("bias_grad")}, grad)
+	return G.Nodes{grad, db}, err
+}
+
+// colSumOp sums the rows of a matrix: the gradient of a bias.
+type colSumOp struct{ opBase }
+
+func (o *colSumOp) Arity() int { return 1 }
+func (o *colSumOp) Type() hm.Type {
+	return hm.NewFnType(tensorT(2), tensorT(1))
+}
+func (o *colSumOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s := in[0].(tensor.Shape)
+	return tensor.Shape{s[1]}, nil
+}
+func (o *colSumOp) Do(in ...G.Value) (G.Value, error) {
+	shape := in[0].Shape()
+	cols := shape[1]
+	out := zerosOf(dense(in[0]), cols)
+	switch x := dense(in[0]).(type) {
+	case []float32:
+		colSum(x, cols, out.([]float32))
+	case []float64:
+		colSum(x, cols, out.([]float64))
+	}
+	return newDenseLike(out, cols), nil
+}
+
+// ---- logit shift -------------------------------------------------------------
+
+// shiftOp moves each sequence's logits one position to the right (Dream):
+// row i takes the network's row i-1, and row 0 keeps its own, so that row i
+// holds the distribution of token i.
+type shiftOp struct {
+	opBase
+	st *stepState
+}
+
+func (o *shiftOp) Arity() int { return 1 }
+func (o *shiftOp) Type() hm.Type {
+	return hm.NewFnType(tensorT(2), tensorT(2))
+}
+func (o *shiftOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	return in[0].(tensor.Shape).Clone(), nil
+}
+func (o *shiftOp) Do(in ...G.Value) (G.Value, error) {
+	shape := in[0].Shape()
+	out := zerosOf(dense(in[0]), shape.TotalSize())
+	switch x := dense(in[0]).(type) {
+	case []float32:
+		shiftRows(x, o.st.B, o.st.L, shape[1], out.([]float32))
+	case []float64:
+		shiftRows(x, o.st.B, o.st.L, shape[1], out.([]float64))
+	}
+	return newDenseLike(out, shape.Clone()...), nil
+}
+func (o *shiftOp) DiffWRT(int) []bool { return []bool{true} }
+func (o *shiftOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	n, err := G.ApplyOp(&shiftGradOp{opBase: newBase("shift_grad"), st: o.st}, grad)
+	return G.Nodes{n}, err
+}
+
+type shiftGradOp struct {
+	opBase
+	st *stepState
+}
+
+func (o *shiftGradOp) Arity() int { return 1 }
+func (o *shiftGradOp) Type() hm.Type {
+	return hm.NewFnType(tensorT(2), tensorT(2))
+}
+func (o *shiftGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	return in[0].(tensor.Shape).Clone(), nil
+}
+func (o *shiftGradOp) Do(in ...G.Value) (G.Value, error) {
+	shape := in[0].Shape()
+	out := zerosOf(dense(in[0]), shape.TotalSize())
+	switch x := dense(in[0]).(type) {
+	case []float32:
+		shiftRowsBackward(x, o.st.B, o.st.L, shape[1], out.([]float32))
+	case []float64:
+		shiftRowsBackward(x, o.st.B, o.st.L, shape[1], out.([]float64))
 	}
 	return newDenseLike(out, shape.Clone()...), nil
 }

@@ -18,7 +18,34 @@ type Config struct {
 	MaxLen    int     // longest sequence the RoPE tables cover
 	RopeTheta float64 // RoPE base, 10000 in LLaDA
 	NormEps   float64 // RMSNorm epsilon, 1e-5
+
+	// What the model families differ in (the zero values are remask's own
+	// LLaDA-style model).
+	KVHeads    int  // key/value heads; fewer than Heads is grouped-query attention (Qwen2/Dream); 0 = Heads
+	HeadDim    int  // width of one head; 0 = D/Heads
+	QKVBias    bool // biases on the q, k and v projections (Qwen2/Dream)
+	TiedEmbed  bool // the output head is the token embedding, transposed: no separate head tensor
+	LogitShift bool // the network's logits at position i-1 predict token i (Dream); Forward and the training graph shift them, so callers always read token i's distribution at row i
 }
+
+// kvHeads, headDim and the widths of the q and k/v projections.
+func (c Config) kvHeads() int {
+	if c.KVHeads == 0 {
+		return c.Heads
+	}
+	return c.KVHeads
+}
+
+func (c Config) headDim() int {
+	if c.HeadDim == 0 && c.Heads > 0 {
+		return c.D / c.Heads
+	}
+	return c.HeadDim
+}
+
+func (c Config) qDim() int   { return c.Heads * c.headDim() }
+func (c Config) kvDim() int  { return c.kvHeads() * c.headDim() }
+func (c Config) qkvDim() int { return c.qDim() + 2*c.kvDim() }
 
 // Validate reports a shape the model cannot be built with.
 func (c Config) Validate() error {
@@ -27,10 +54,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("model: vocab %d, want at least 2", c.Vocab)
 	case c.D < 2 || c.Layers < 1 || c.Heads < 1 || c.FF < 1:
 		return fmt.Errorf("model: d %d, layers %d, heads %d, ff %d must all be positive", c.D, c.Layers, c.Heads, c.FF)
-	case c.D%c.Heads != 0:
+	case c.HeadDim < 0 || c.KVHeads < 0:
+		return fmt.Errorf("model: head_dim %d and kv_heads %d must not be negative", c.HeadDim, c.KVHeads)
+	case c.HeadDim == 0 && c.D%c.Heads != 0:
 		return fmt.Errorf("model: d %d is not a multiple of heads %d", c.D, c.Heads)
-	case (c.D/c.Heads)%2 != 0:
-		return fmt.Errorf("model: head width %d must be even for RoPE", c.D/c.Heads)
+	case c.Heads%c.kvHeads() != 0:
+		return fmt.Errorf("model: heads %d is not a multiple of kv_heads %d (grouped-query attention shares each k/v head among a whole group)", c.Heads, c.kvHeads())
+	case c.headDim()%2 != 0 || c.headDim() == 0:
+		return fmt.Errorf("model: head width %d must be even for RoPE", c.headDim())
 	case c.MaxLen < 1:
 		return fmt.Errorf("model: max_len %d, want at least 1", c.MaxLen)
 	case c.RopeTheta <= 0 || c.NormEps <= 0:
@@ -58,13 +89,14 @@ type Params struct {
 const (
 	nameEmbed   = "tok_emb"    // (V, d)
 	nameAttnNrm = "attn_norm"  // (d)
-	nameQKV     = "wqkv"       // (d, 3d): q | k | v, heads contiguous
-	nameWO      = "wo"         // (d, d)
+	nameQKV     = "wqkv"       // (d, H*dh + 2*KVH*dh): q | k | v, heads contiguous
+	nameWO      = "wo"         // (H*dh, d)
 	nameMLPNrm  = "mlp_norm"   // (d)
 	nameGateUp  = "w_gate_up"  // (d, 2f): gate | up
 	nameDown    = "w_down"     // (f, d)
 	nameNorm    = "final_norm" // (d)
-	nameHead    = "head"       // (d, V)
+	nameHead    = "head"       // (d, V); absent with TiedEmbed
+	nameQKVBias = "bqkv"       // (qkv width), with QKVBias
 )
 
 func layerName(i int, name string) string { return fmt.Sprintf("layers.%d.%s", i, name) }
@@ -76,15 +108,31 @@ func (c Config) shapes() []Tensor {
 	for i := 0; i < c.Layers; i++ {
 		ts = append(ts,
 			Tensor{Name: layerName(i, nameAttnNrm), Shape: []int{d}},
-			Tensor{Name: layerName(i, nameQKV), Shape: []int{d, 3 * d}},
-			Tensor{Name: layerName(i, nameWO), Shape: []int{d, d}},
+			Tensor{Name: layerName(i, nameQKV), Shape: []int{d, c.qkvDim()}})
+		if c.QKVBias {
+			ts = append(ts, Tensor{Name: layerName(i, nameQKVBias), Shape: []int{c.qkvDim()}})
+		}
+		ts = append(ts,
+			Tensor{Name: layerName(i, nameWO), Shape: []int{c.qDim(), d}},
 			Tensor{Name: layerName(i, nameMLPNrm), Shape: []int{d}},
 			Tensor{Name: layerName(i, nameGateUp), Shape: []int{d, 2 * f}},
 			Tensor{Name: layerName(i, nameDown), Shape: []int{f, d}},
 		)
 	}
-	return append(ts, Tensor{Name: nameNorm, Shape: []int{d}}, Tensor{Name: nameHead, Shape: []int{d, c.Vocab}})
+	ts = append(ts, Tensor{Name: nameNorm, Shape: []int{d}})
+	if !c.TiedEmbed {
+		ts = append(ts, Tensor{Name: nameHead, Shape: []int{d, c.Vocab}})
+	}
+	return ts
 }
+
+// isNorm reports whether a parameter is an RMSNorm weight (initialised at 1)
+// and isBias whether it is a bias (initialised at 0).
+func isNorm(name string) bool {
+	return strings.HasSuffix(name, nameAttnNrm) || strings.HasSuffix(name, nameMLPNrm) || name == nameNorm
+}
+
+func isBias(name string) bool { return strings.HasSuffix(name, nameQKVBias) }
 
 func numel(shape []int) int {
 	n := 1
@@ -106,7 +154,8 @@ func New(c Config, seed uint64) (*Params, error) {
 	for _, s := range c.shapes() {
 		t := &Tensor{Name: s.Name, Shape: s.Shape, Data: make([]float32, numel(s.Shape))}
 		switch {
-		case len(s.Shape) == 1:
+		case isBias(s.Name):
+		case isNorm(s.Name):
 			for i := range t.Data {
 				t.Data[i] = 1
 			}
