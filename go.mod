@@ -2,6 +2,8 @@ module github.com/remask/remask
 
 go 1.26.8
 
+require github.com/dlclark/regexp2/v2 v2.13.0
+
 require (
 	codeberg.org/go-fonts/liberation v0.5.0 // indirect
 	codeberg.org/go-latex/latex v0.2.0 // indirect
