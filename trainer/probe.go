@@ -84,10 +84,11 @@ func Probe(ctx context.Context, cfg configs.Config, opt ProbeOptions) (ProbeRepo
 	}
 	defer closeRewards()
 	rs := resolveRL(cfg, tok)
-	pool, err := rolloutPool(cfg, rs, rolloutOptions(cfg, tok, task))
+	pool, err := rolloutPool(cfg, rs, rolloutOptions(cfg, tok, task), opt.Log)
 	if err != nil {
 		return ProbeReport{}, fmt.Errorf("rollout: %w", err)
 	}
+	defer pool.Close()
 	// the prompts of the run's first steps, in its order
 	it := data.NewIterator(len(exs), min(opt.Prompts, len(exs)), cfg.Run.Seed, data.Cursor{})
 	idx := it.Next()

@@ -23,6 +23,7 @@ import (
 	"github.com/remask/remask/model"
 	"github.com/remask/remask/reward"
 	"github.com/remask/remask/rollout"
+	natsrollout "github.com/remask/remask/rollout/nats"
 )
 
 // IsRL reports whether an objective is one of the RL algorithms.
@@ -153,10 +154,15 @@ func rolloutOptions(cfg configs.Config, tok *data.Tokenizer, task data.Task) rol
 		Remasking: r.Remasking, Confidence: r.Confidence, Threshold: r.Threshold, Cache: r.Cache}, tok, task)
 }
 
-// rolloutPool is the sampler pool of an RL config: its workers, its group size
-// and the run seed, so a probe samples what the run's first step samples.
-func rolloutPool(cfg configs.Config, rs rlSettings, ro rollout.Options) (*rollout.Pool, error) {
-	return rollout.NewPool(rollout.PoolConfig{Workers: cfg.Rollout.Workers, Group: rs.group, Seed: uint64(cfg.Run.Seed), Options: ro})
+// rolloutPool is the rollout backend of an RL config: its workers, its group
+// size and the run seed, so a probe samples what the run's first step
+// samples; in process (rollout.backend local) or on NATS workers.
+func rolloutPool(cfg configs.Config, rs rlSettings, ro rollout.Options, log zerolog.Logger) (rollout.Backend, error) {
+	pc := rollout.PoolConfig{Workers: cfg.Rollout.Workers, Group: rs.group, Seed: uint64(cfg.Run.Seed), Options: ro}
+	if cfg.Rollout.Backend == "nats" {
+		return natsrollout.FromConfig(cfg.Rollout, pc, Version, log)
+	}
+	return rollout.NewPool(pc)
 }
 
 // estimates runs the plain-Go forward of p on an iteration's inputs and
@@ -219,10 +225,11 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 	defer closeRewards()
 	rs := resolveRL(cfg, tok)
 	ro := rolloutOptions(cfg, tok, task)
-	pool, err := rolloutPool(cfg, rs, ro)
+	pool, err := rolloutPool(cfg, rs, ro, log)
 	if err != nil {
 		return Summary{}, fmt.Errorf("rollout: %w", err)
 	}
+	defer pool.Close()
 	mc, err := ModelConfig(cfg, tok.Size())
 	if err != nil {
 		return Summary{}, err
@@ -358,6 +365,9 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 			return sum, fmt.Errorf("step %d: %w", step, rollErr)
 		}
 		metrics["rollout_s"] = time.Since(tRoll).Seconds()
+		for k, v := range pool.Metrics() {
+			metrics[k] = v
+		}
 		var entSum float64
 		for _, g := range groups {
 			for _, e := range g.Entropy {
