@@ -157,14 +157,12 @@ func (v *addedVocab) split(s string, normalized bool, out []piece) []piece {
 }
 
 // isWordChar is Rust regex's \w: Alphabetic, marks, decimal numbers,
-// connector punctuation and Join_Control.
+// connector punctuation and Join_Control (Unicode 16.0).
 func isWordChar(r rune) bool {
 	if r < utf8.RuneSelf {
 		return r == '_' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z'
 	}
-	return unicode.IsLetter(r) || unicode.Is(unicode.Nl, r) || unicode.Is(unicode.Other_Alphabetic, r) ||
-		unicode.IsMark(r) || unicode.Is(unicode.Nd, r) || unicode.Is(unicode.Pc, r) ||
-		unicode.Is(unicode.Join_Control, r)
+	return unicode.Is(word16, r)
 }
 
 func endsWithWord(s string) bool {

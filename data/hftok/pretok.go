@@ -288,7 +288,7 @@ func applyBehavior(s string, segs []segment, behavior int, out []piece) []piece 
 	return out
 }
 
-// digitsPre splits off numbers (char::is_numeric: categories Nd, Nl, No),
+// digitsPre splits off numbers (Rust's char::is_numeric: category N),
 // each digit alone with individual_digits.
 type digitsPre struct{ individual bool }
 
@@ -298,7 +298,7 @@ func (d *digitsPre) split(p piece, out []piece, _ *encodeState) []piece {
 	prevNum := false
 	for i := 0; i < len(s); {
 		r, n := utf8.DecodeRuneInString(s[i:])
-		num := unicode.IsNumber(r)
+		num := r < utf8.RuneSelf && '0' <= r && r <= '9' || r >= utf8.RuneSelf && unicode.Is(number16, r)
 		if i > start && (num != prevNum || num && d.individual) {
 			out = append(out, piece{s: s[start:i], id: -1})
 			start = i

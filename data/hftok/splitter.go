@@ -89,7 +89,8 @@ func (m literalMatcher) find(s string, out []span) []span {
 	return out
 }
 
-// Character classes of the hand-written matchers.
+// Character classes of the hand-written matchers, from Unicode 16.0 as the
+// library's Oniguruma has them (unicode16.go; Go's own tables are older).
 const (
 	clOther  = 0 // none of the below
 	clLetter = 1 // \p{L}
@@ -154,9 +155,9 @@ func classOfSlow(r rune) uint8 {
 		return asciiClass[r]
 	}
 	switch {
-	case unicode.IsLetter(r):
+	case unicode.Is(letter16, r):
 		return clLetter
-	case unicode.IsNumber(r):
+	case unicode.Is(number16, r):
 		return clNumber
 	case isWhiteSpace(r):
 		return clSpace

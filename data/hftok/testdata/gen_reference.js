@@ -143,6 +143,10 @@ const FIXED = [
   "it'ſ", "'ſ", "it'ſx", 'ſ', "IT'S", "don'T", "'\u212a", 'x\u212ay', 'İstanbul ISTANBUL',
   // Unicode 15.0 letters, numbers and emoji (Go's tables are at 15.0).
   'q\u{31350}\u{31351}', '\u{1FAE8}a', 'x\u{11F04}\u{11F50}y', '\u{1E4D0}\u{1E4F0}1',
+  // Unicode 15.1 and 16.0 letters and digits (the library's Oniguruma has
+  // 16.0), and 17.0 ones that it does not know yet.
+  'a\u{2EBF0}\u{2EBF1}b', 'a\u{1E5D0}\u{1E5D1}b 1\u{1E5F1}\u{1E5F2}2', 'x\u{10D4A}\u{10D4B}y \u{10D40}\u{10D41}',
+  '\u{16D40}\u{16D70}z', '\u{11BC0}\u{11BF0}', 'a\u{323B0}b', 'a\u{1E6C0}b', 'a\u{11F5A}b',
 ];
 
 function pick(rng, arr) {
@@ -300,6 +304,7 @@ async function reference(name, tokJSON, seed, extraStrings) {
   const specials = (parsed.added_tokens || []).map((t) => t.content);
   const strings = buildStrings(seed, specials).concat(extraStrings || []);
   const cases = [];
+  const pre = tok.getPreTokenizer();
   for (const text of strings) {
     const enc = await tok.encode(text, null, { addSpecialTokens: false });
     const ids = enc.getIds();
@@ -307,6 +312,9 @@ async function reference(name, tokJSON, seed, extraStrings) {
     const decodedSkip = await tok.decode(ids, true);
     const c = { text, ids, decoded };
     if (decodedSkip !== decoded) c.decoded_skip = decodedSkip;
+    // The pre-tokenizer's split of the raw text (no normalizer, no added
+    // tokens), which ids do not always show.
+    if (pre) c.pre = pre.preTokenizeString(text).map((x) => x[0]);
     cases.push(c);
   }
   // Decoding of arbitrary id sequences: partial UTF-8, special tokens,
