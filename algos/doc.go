@@ -1,5 +1,5 @@
 // Package algos holds the pieces shared by the GRPO family of RL algorithms
-// for masked diffusion models (DESIGN.md section 6): group advantages, the
+// for masked diffusion models (docs/architecture.md, "RL algorithms"): group advantages, the
 // clipped surrogate with a k3 KL penalty, averaging over completion tokens,
 // and the TokenLoss that plugs all of it into the shared training graph. The
 // algorithms themselves live one per sub-package (diffugrpo, unigrpo,

@@ -1,6 +1,6 @@
 // Package checkpoint is the run store: one bbolt file per run holding the
 // resolved config, every checkpoint, the metrics and sample completions
-// (DESIGN.md section 7).
+// (docs/architecture.md, "The run store").
 //
 // A run creates its store once and saves checkpoints into it:
 //

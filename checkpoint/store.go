@@ -187,7 +187,7 @@ func Create(path string, m Meta) (*Store, error) {
 // under the store's own name: the temporary file is gone by the time anyone
 // reads the message (errors.Is still sees the cause, e.g. ENOSPC).
 type renamedErr struct {
-	err       error
+	err      error
 	from, to string
 }
 

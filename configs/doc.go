@@ -1,5 +1,5 @@
-// Package configs is the run schema: one YAML file describes a run (DESIGN.md
-// section 8). Each section's type sits beside its defaults, and every field
+// Package configs is the run schema: one YAML file describes a run
+// (docs/architecture.md, "Configs"). Each section's type sits beside its defaults, and every field
 // has a one-line doc. Load reads a file with viper, applies `--set key=value`
 // overrides and validates. Keys are checked against the structs' yaml tags, so
 // a section added to Config brings its keys along. Unknown keys, wrong types

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// The shapes of ../shared/bench/torch_ref.py: tiny and small presets, batch 16,
+// The shapes of the PyTorch reference benchmark: tiny and small presets, batch 16,
 // sequence 64, vocab 64.
 var benchShapes = []struct {
 	name string

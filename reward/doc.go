@@ -1,4 +1,4 @@
-// Package reward scores completions (DESIGN.md section 5). A Reward maps a
+// Package reward scores completions (docs/architecture.md, "Rewards"). A Reward maps a
 // completion, its prompt and the example's reference fields to a score; a
 // Batcher scores a batch at once and may report details. A registry maps
 // names to rewards, so a Go reward is one file with one Register call;

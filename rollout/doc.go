@@ -1,5 +1,5 @@
 // Package rollout turns prompts into completions by denoising from all
-// <mask> with a model's plain-Go forward (DESIGN.md section 4): generation
+// <mask> with a model's plain-Go forward (docs/architecture.md, "Rollout"): generation
 // length, steps, semi-autoregressive blocks, Gumbel-max proposals at a
 // temperature, and low-confidence or random remasking, with a trace of the
 // step at which each token was committed.

@@ -1,4 +1,4 @@
-// Package trainer is the shared autodiff trainer (DESIGN.md section 3): an
+// Package trainer is the shared autodiff trainer (docs/architecture.md, "Objectives"): an
 // Objective turns a batch into the training graph's input and a TokenLoss;
 // the Trainer runs the graph forward and backward, clips the global gradient
 // norm, steps AdamW and follows the LR schedule, for every objective alike.

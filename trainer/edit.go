@@ -9,7 +9,7 @@ import (
 	"github.com/remask/remask/model"
 )
 
-// Edit-based stage two (Seed Diffusion, DESIGN.md section 3).
+// Edit-based stage two (Seed Diffusion, docs/architecture.md, "Objectives").
 //
 // Mask-only training shows the model only two kinds of tokens: <mask>, and
 // tokens that are right. Stage two also shows it answers with random edits

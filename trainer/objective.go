@@ -25,7 +25,7 @@ type Objective interface {
 type Metrics map[string]float64
 
 // MaskEps is the floor of the masking probability: p = (1 - eps) t + eps, so
-// that no sequence is left with a zero weight (LLaDA, DESIGN.md section 3).
+// that no sequence is left with a zero weight (LLaDA, docs/architecture.md, "Objectives").
 const MaskEps = 1e-3
 
 // linearLoss is the TokenLoss of the supervised objectives: -sum_i w_i lp_i,

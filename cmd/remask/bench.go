@@ -16,7 +16,8 @@ import (
 	"github.com/remask/remask/trainer"
 )
 
-// newBenchCmd times the same things as ../shared/bench/torch_ref.py on the same
+// newBenchCmd times the same things as the team's PyTorch reference script
+// (LLaDA's training step, forward and generate loop in PyTorch) on the same
 // shapes and prints the same JSON fields, so the two can be compared as a
 // ratio in one run.
 func newBenchCmd() *cobra.Command {
