@@ -107,9 +107,11 @@ func parseModel(raw json.RawMessage) (*bpeModel, error) {
 		return nil, fmt.Errorf("model (BPE): dropout %v is not supported (it makes encoding random)", *j.Dropout)
 	}
 	m := &bpeModel{unk: -1}
-	var vocab map[string]int64
-	if err := json.Unmarshal(*j.Vocab, &vocab); err != nil {
-		return nil, jsonError(*j.Vocab, "model.vocab", err)
+	vocab, err := fastVocab(*j.Vocab)
+	if err != nil {
+		if err := json.Unmarshal(*j.Vocab, &vocab); err != nil {
+			return nil, jsonError(*j.Vocab, "model.vocab", err)
+		}
 	}
 	m.vocab = make(map[string]int32, len(vocab))
 	maxID := int64(-1)
@@ -170,16 +172,38 @@ func (m *bpeModel) parseMerges(raw json.RawMessage) error {
 		return fmt.Errorf("model.merges: expected a JSON array")
 	}
 	// Two forms: ["a b", ...] (older) and [["a", "b"], ...].
-	var pairs [][2]string
-	inner := bytes.TrimSpace(trim[1:])
-	if len(inner) > 0 && inner[0] == '"' {
-		var legacy []string
-		if err := json.Unmarshal(raw, &legacy); err != nil {
-			return jsonError(raw, "model.merges", err)
+	pairs, legacy, err := fastMerges(raw)
+	if err != nil {
+		inner := bytes.TrimSpace(trim[1:])
+		legacy = len(inner) > 0 && inner[0] == '"'
+		if legacy {
+			var lines []string
+			if err := json.Unmarshal(raw, &lines); err != nil {
+				return jsonError(raw, "model.merges", err)
+			}
+			pairs = make([][2]string, len(lines))
+			for i, l := range lines {
+				pairs[i][0] = l
+			}
+		} else {
+			var tuples [][]string
+			if err := json.Unmarshal(raw, &tuples); err != nil {
+				return jsonError(raw, "model.merges", err)
+			}
+			pairs = make([][2]string, len(tuples))
+			for i, ab := range tuples {
+				if len(ab) != 2 {
+					return fmt.Errorf("model.merges[%d]: expected a pair of tokens, found %d", i, len(ab))
+				}
+				pairs[i] = [2]string{ab[0], ab[1]}
+			}
 		}
-		pairs = make([][2]string, 0, len(legacy))
+	}
+	if legacy {
+		out := pairs[:0]
 		rank := 0
-		for _, line := range legacy {
+		for _, p := range pairs {
+			line := p[0]
 			if strings.HasPrefix(line, "#version") {
 				continue
 			}
@@ -188,22 +212,12 @@ func (m *bpeModel) parseMerges(raw json.RawMessage) error {
 			if !ok || strings.Contains(b, " ") {
 				return fmt.Errorf("model.merges: merge %d (%q) is not two tokens separated by one space", rank, line)
 			}
-			pairs = append(pairs, [2]string{a, b})
+			out = append(out, [2]string{a, b})
 		}
-	} else {
-		var tuples [][]string
-		if err := json.Unmarshal(raw, &tuples); err != nil {
-			return jsonError(raw, "model.merges", err)
-		}
-		pairs = make([][2]string, len(tuples))
-		for i, ab := range tuples {
-			if len(ab) != 2 {
-				return fmt.Errorf("model.merges[%d]: expected a pair of tokens, found %d", i, len(ab))
-			}
-			pairs[i] = [2]string{ab[0], ab[1]}
-		}
+		pairs = out
 	}
 	m.merges = make(map[uint64]uint64, len(pairs))
+	var buf []byte
 	for rank, p := range pairs {
 		a, ok := m.vocab[p[0]]
 		if !ok {
@@ -216,10 +230,10 @@ func (m *bpeModel) parseMerges(raw json.RawMessage) error {
 		if len(p[1]) < len(m.prefix) {
 			return fmt.Errorf("model.merges[%d]: token %q is shorter than continuing_subword_prefix %q", rank, p[1], m.prefix)
 		}
-		merged := p[0] + p[1][len(m.prefix):]
-		nid, ok := m.vocab[merged]
+		buf = append(append(buf[:0], p[0]...), p[1][len(m.prefix):]...)
+		nid, ok := m.vocab[string(buf)]
 		if !ok {
-			return fmt.Errorf("model.merges[%d]: the merge of %q gives %q, which is not in the vocab", rank, p[0]+" "+p[1], merged)
+			return fmt.Errorf("model.merges[%d]: the merge of %q gives %q, which is not in the vocab", rank, p[0]+" "+p[1], buf)
 		}
 		// A pair listed twice keeps its last rank, as in the library.
 		m.merges[uint64(uint32(a))<<32|uint64(uint32(b))] = uint64(rank)<<32 | uint64(uint32(nid))

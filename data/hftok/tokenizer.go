@@ -3,6 +3,7 @@ package hftok
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,10 +49,15 @@ func Load(path string) (*Tokenizer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("hftok: %s: %w", path, err)
 		}
-		data, err = io.ReadAll(zr)
-		if err != nil {
+		// The gzip trailer has the size (mod 2^32): read into one buffer.
+		var buf bytes.Buffer
+		if n := len(data); n >= 4 {
+			buf.Grow(int(binary.LittleEndian.Uint32(data[n-4:])) + 1)
+		}
+		if _, err := io.Copy(&buf, zr); err != nil {
 			return nil, fmt.Errorf("hftok: %s: gzip: %w", path, err)
 		}
+		data = buf.Bytes()
 	}
 	t, err := parse(data)
 	if err != nil {
