@@ -16,4 +16,7 @@
 // namespaces inside a user namespace, the program keeping no capabilities;
 // where the kernel refuses that it logs a warning once and runs the program
 // with the rlimits and the timeout only (Result.Isolation says which).
+//
+// Linux only: elsewhere the package builds, MaybeChild does nothing, and Run
+// returns the error "code sandbox not available on GOOS".
 package sandbox
