@@ -92,6 +92,52 @@ func BenchmarkEncodeQwen3Docs(b *testing.B) {
 	reportCPU(b, start, n)
 }
 
+// englishDocs is plain English-like text, 512 documents of about 2 KiB,
+// from a fixed word list and a linear congruential generator that
+// testdata/bench_npm.js repeats.
+func englishDocs() []string {
+	words := strings.Fields("the of and to in is was that for on with as by at from his her " +
+		"model training reward policy sample token diffusion masked language learning gradient " +
+		"quickly brown fox jumps over lazy dog 2024 3.14 it's don't they're (see below), " +
+		"however; moreover: results! questions? e.g. 42% $100")
+	x := uint64(1)
+	docs := make([]string, 512)
+	for d := range docs {
+		var b strings.Builder
+		for b.Len() < 2048 {
+			x = (x*1103515245 + 12345) % (1 << 31)
+			b.WriteString(words[x%uint64(len(words))])
+			if x%7 == 0 {
+				b.WriteString(".\n")
+			} else {
+				b.WriteByte(' ')
+			}
+		}
+		docs[d] = b.String()
+	}
+	return docs
+}
+
+// BenchmarkEncodeQwen3English encodes englishDocs one by one.
+func BenchmarkEncodeQwen3English(b *testing.B) {
+	tk := loadTokenizer(b, "qwen3")
+	docs := englishDocs()
+	n := 0
+	for _, d := range docs {
+		n += len(d)
+		tk.Encode(d)
+	}
+	b.SetBytes(int64(n))
+	b.ResetTimer()
+	start := cpuTime()
+	for i := 0; i < b.N; i++ {
+		for _, d := range docs {
+			tk.Encode(d)
+		}
+	}
+	reportCPU(b, start, n)
+}
+
 // BenchmarkDecodeQwen3 decodes the ids of the whole text.
 func BenchmarkDecodeQwen3(b *testing.B) {
 	tk := loadTokenizer(b, "qwen3")

@@ -62,6 +62,27 @@ async function main() {
     for (const d of docs) await tok.encode(d, null, opts);
   });
   await timeIt(`encodeBatch, ${docs.length} documents (parallel, all cores)`, docBytes, () => tok.encodeBatch(docs, opts));
+  // Plain English-like documents, as englishDocs in bench_test.go.
+  const words = ('the of and to in is was that for on with as by at from his her ' +
+    'model training reward policy sample token diffusion masked language learning gradient ' +
+    "quickly brown fox jumps over lazy dog 2024 3.14 it's don't they're (see below), " +
+    'however; moreover: results! questions? e.g. 42% $100').split(/\s+/);
+  let x = 1n;
+  const english = [];
+  for (let d = 0; d < 512; d++) {
+    let doc = '';
+    while (Buffer.byteLength(doc, 'utf8') < 2048) {
+      x = (x * 1103515245n + 12345n) % (1n << 31n);
+      doc += words[Number(x % BigInt(words.length))];
+      doc += x % 7n === 0n ? '.\n' : ' ';
+    }
+    english.push(doc);
+  }
+  const engBytes = english.reduce((k, s) => k + Buffer.byteLength(s, 'utf8'), 0);
+  await timeIt('encode, 512 English documents one by one', engBytes, async () => {
+    for (const d of english) await tok.encode(d, null, opts);
+  });
+  await timeIt('encodeBatch, 512 English documents (parallel, all cores)', engBytes, () => tok.encodeBatch(english, opts));
   const ids = (await tok.encode(text, null, opts)).getIds();
   await timeIt('decode, whole text', bytes, () => tok.decode(ids, false));
 }
