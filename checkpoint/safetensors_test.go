@@ -70,7 +70,10 @@ func TestSafetensorsRejects(t *testing.T) {
 		"short":       {1, 2, 3},
 		"huge header": append(binary.LittleEndian.AppendUint64(nil, 1<<40), []byte("{}")...),
 		"not json":    hdr("nope"),
-		"dtype":       append(hdr(`{"x":{"dtype":"F16","shape":[1],"data_offsets":[0,2]}}`), 0, 0),
+		"dtype":       append(hdr(`{"x":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}`), make([]byte, 8)...),
+		"overlap":     append(hdr(`{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"y":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`), make([]byte, 8)...),
+		"truncated":   append(hdr(`{"x":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}`), make([]byte, 9)...),
+		"negative":    append(hdr(`{"x":{"dtype":"F32","shape":[1],"data_offsets":[-4,0]}}`), make([]byte, 4)...),
 		"offsets":     append(hdr(`{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}`), 0, 0, 0, 0),
 		"beyond":      hdr(`{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`),
 		"gap":         append(hdr(`{"x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`), make([]byte, 8)...),
@@ -84,8 +87,10 @@ func TestSafetensorsRejects(t *testing.T) {
 		if !errors.Is(err, ErrSafetensors) {
 			t.Errorf("%s: %v, want ErrSafetensors", name, err)
 		}
-		if name == "dtype" && (err == nil || !strings.Contains(err.Error(), "F16")) {
-			t.Errorf("dtype error %v does not name the dtype", err)
+		for _, c := range []struct{ name, want string }{{"dtype", `"F64"`}, {"overlap", "overlaps"}, {"truncated", "truncated"}, {"gap", "belong to no tensor"}, {"short", "truncated"}} {
+			if name == c.name && (err == nil || !strings.Contains(err.Error(), c.want)) {
+				t.Errorf("%s: error %v does not say %q", name, err, c.want)
+			}
 		}
 	}
 }
