@@ -4,7 +4,7 @@
 // (Qwen3-style) checkpoints without Python.
 //
 // Supported, and checked against the Rust library on the references in
-// testdata (gen_reference.js):
+// testdata (gen_reference.js, README.md there):
 //
 //   - model: BPE (byte-level or not), with vocab, merges in the "a b" and
 //     [["a","b"]] forms, unk_token, fuse_unk, byte_fallback,
@@ -20,6 +20,8 @@
 //     EncodeWithSpecial);
 //   - decoders ByteLevel, Replace, Strip, Fuse, ByteFallback, BPEDecoder,
 //     Sequence.
+//
+// (NFD, NFKD and BertProcessing are the only ones no reference uses.)
 //
 // Anything else (another model type, Metaspace, WordPiece decoders, BPE
 // dropout...) is refused by Parse with an error naming the component and its

@@ -14,7 +14,7 @@ import (
 
 // The reference files are written by testdata/gen_reference.js with
 // Hugging Face's tokenizers (the Rust library through its node bindings).
-var referenceNames = []string{"qwen3", "synth_gpt2", "synth_llada", "synth_digits", "synth_splits", "synth_fallback"}
+var referenceNames = []string{"qwen3", "synth_gpt2", "synth_llada", "synth_digits", "synth_splits", "synth_fallback", "synth_suffix"}
 
 type refCase struct {
 	Text        string   `json:"text"`

