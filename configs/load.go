@@ -28,13 +28,16 @@ func Parse(name string, text []byte, overrides []string) (Config, error) {
 	if err := yaml.Unmarshal(text, &doc); err != nil {
 		return Config{}, fmt.Errorf("%s: %v", name, err)
 	}
-	return parseNode(name, &doc, overrides)
+	return parseNode(name, &doc, overrides, true)
 }
 
 // parseNode decodes a parsed YAML document. The yaml.Node pass checks keys and
 // scalar types against the struct tags and records each field's line, which
 // viper's decoding would not report; viper then reads the same tree.
-func parseNode(name string, doc *yaml.Node, overrides []string) (Config, error) {
+//
+// checkMemory adds the memory check to the validation (Validate rather than
+// ValidateFields).
+func parseNode(name string, doc *yaml.Node, overrides []string, checkMemory bool) (Config, error) {
 	w := walker{file: name, lines: map[string]int{}}
 	values := map[string]any{}
 	if len(doc.Content) > 0 {
@@ -66,7 +69,11 @@ func parseNode(name string, doc *yaml.Node, overrides []string) (Config, error) 
 	if len(cfg.Rewards) == 0 {
 		cfg.Rewards = nil // "rewards: []" and no rewards are the same run, and YAML() stores them alike
 	}
-	if err := cfg.Validate(); err != nil {
+	validate := cfg.ValidateFields
+	if checkMemory {
+		validate = cfg.Validate
+	}
+	if err := validate(); err != nil {
 		var fes FieldErrors
 		if errors.As(err, &fes) {
 			return Config{}, placed{fes, name, w.lines, setBy}
@@ -381,7 +388,8 @@ func levenshtein(a, b string) int {
 // remask, so a field this version no longer has is dropped rather than
 // refused: the weights do not depend on it, and an old checkpoint must stay
 // usable for eval, sample and init_from. The dropped fields are returned so
-// the caller can say so. Everything else is checked as in Parse.
+// the caller can say so. Everything else is checked as in Parse, except
+// the memory check (see below).
 func ParseStored(name string, text []byte) (Config, []string, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(text, &doc); err != nil {
@@ -393,7 +401,10 @@ func ParseStored(name string, text []byte) (Config, []string, error) {
 	}
 	// The pruned tree keeps its nodes' lines, so errors still point into the
 	// stored text that `remask ckpt show` prints.
-	cfg, err := parseNode(name, &doc, nil)
+	// A stored config is read to rebuild or inspect its model, not to run
+	// here: it is not held to this machine's memory (a resumed run checks
+	// its own config, as every run does).
+	cfg, err := parseNode(name, &doc, nil, false)
 	return cfg, dropped, err
 }
 

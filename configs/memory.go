@@ -50,7 +50,21 @@ func EstimateMemory(c Config, seqLen int) MemoryNeed {
 	}
 	d, f, layers, heads := float64(s.D), float64(s.FF), float64(s.Layers), float64(s.Heads)
 	v, L := float64(vocabGuess), float64(seqLen)
-	params := 2*v*d + layers*(4*d*d+3*d*f+2*d) + d
+	if c.Model.VocabSize > 0 { // an imported model's vocabulary (llada, dream)
+		v = float64(c.Model.VocabSize)
+	}
+	attn := 4 * d * d // q, k, v, o
+	if c.Model.KVHeads > 0 || c.Model.HeadDim > 0 {
+		dh, kv := d/heads, heads
+		if c.Model.HeadDim > 0 {
+			dh = float64(c.Model.HeadDim)
+		}
+		if c.Model.KVHeads > 0 {
+			kv = float64(c.Model.KVHeads)
+		}
+		attn = 2*d*heads*dh + 2*d*kv*dh
+	}
+	params := 2*v*d + layers*(attn+3*d*f+2*d) + d
 	var m MemoryNeed
 	m.Weights = 4 * params
 	m.Optimizer = 3 * 4 * params

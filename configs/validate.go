@@ -74,9 +74,24 @@ func (p *problems) inRange(field string, v, lo, hi float64, openLo, openHi bool)
 	}
 }
 
-// Validate checks ranges, enums and required fields. The error is a
+// Validate checks ranges, enums and required fields, then that the run's
+// estimated memory fits the machine (CheckMemory). The error is a
 // FieldErrors naming every bad field.
 func (c Config) Validate() error {
+	if err := c.ValidateFields(); err != nil {
+		return err
+	}
+	// only a config whose fields are each in range gets a memory estimate
+	if err := CheckMemory(c, typicalSeqLen(c)); err != nil {
+		return FieldErrors{err.(FieldError)}
+	}
+	return nil
+}
+
+// ValidateFields is Validate without the memory check: for a config that
+// describes a model to read (a stored config, an imported checkpoint's)
+// rather than a run to start on this machine.
+func (c Config) ValidateFields() error {
 	var p problems
 	c.validateRun(&p)
 	c.validateModel(&p)
@@ -92,10 +107,6 @@ func (c Config) Validate() error {
 	c.validateBounds(&p)
 	if len(p.errs) > 0 {
 		return p.errs
-	}
-	// only a config whose fields are each in range gets a memory estimate
-	if err := CheckMemory(c, typicalSeqLen(c)); err != nil {
-		return FieldErrors{err.(FieldError)}
 	}
 	return nil
 }
@@ -122,6 +133,7 @@ func (c Config) validateBounds(p *problems) {
 		{"algo.mu", c.Algo.Mu, maxCount}, {"train.batch", c.Train.Batch, 1 << 24},
 		{"model.layers", c.Model.Layers, maxCount}, {"model.heads", c.Model.Heads, maxCount},
 		{"model.d", c.Model.D, maxWidth}, {"model.ff", c.Model.FF, maxWidth},
+		{"model.kv_heads", c.Model.KVHeads, maxCount}, {"model.head_dim", c.Model.HeadDim, maxWidth},
 	} {
 		if f.v > f.max {
 			p.bad(f.name, "%d is more than the largest allowed, %d", f.v, f.max)
@@ -173,14 +185,32 @@ func (c Config) validateModel(p *problems) {
 			shapeOK = false
 		}
 	}
-	if shapeOK {
+	p.atLeast("model.kv_heads", m.KVHeads, 0)
+	p.atLeast("model.head_dim", m.HeadDim, 0)
+	if shapeOK && m.KVHeads >= 0 && m.HeadDim >= 0 {
 		// Resolved cannot fail here: the preset is known and nothing is negative or missing.
 		s, _ := m.Resolved()
-		if s.D%s.Heads != 0 || (s.D/s.Heads)%2 != 0 {
+		switch {
+		case m.HeadDim > 0 && m.HeadDim%2 != 0:
+			p.bad("model.head_dim", "%d must be even (RoPE rotates pairs)", m.HeadDim)
+		case m.HeadDim == 0 && (s.D%s.Heads != 0 || (s.D/s.Heads)%2 != 0):
 			p.bad("model.heads", "%d must divide d %d into an even head width (RoPE rotates pairs)", s.Heads, s.D)
 		}
+		if m.KVHeads > 0 && (m.KVHeads > s.Heads || s.Heads%m.KVHeads != 0) {
+			p.bad("model.kv_heads", "%d must divide heads %d (each key/value head serves a whole group of query heads)", m.KVHeads, s.Heads)
+		}
 	}
-	p.oneOf("model.vocab", m.Vocab, "char")
+	c.validateFamily(p, shapeOK && m.KVHeads >= 0 && m.HeadDim >= 0)
+	switch m.Family {
+	case "remask":
+		p.oneOf("model.vocab", m.Vocab, "char")
+	case "llada", "dream":
+		if m.Vocab != "hf" {
+			p.bad("model.vocab", "%q: family %s reads its hf tokenizer, vocab must be hf", m.Vocab, m.Family)
+		}
+	default:
+		p.bad("model.family", "%q is not one of remask, llada, dream", m.Family)
+	}
 	if m.MaxLen < 8 || m.MaxLen > 1<<16 {
 		p.bad("model.max_len", "%d must be in [8, 65536]", m.MaxLen)
 	}
@@ -189,6 +219,48 @@ func (c Config) validateModel(p *problems) {
 	}
 	p.inRange("model.norm_eps", m.NormEps, 0, 1, true, true)
 }
+
+// validateFamily checks the fields a family fixes: remask's own model takes
+// its vocabulary and mask token from the char vocab; llada and dream name
+// them, and their published code computes a head width of d/heads, q/k/v
+// biases and a logit shift for dream only.
+func (c Config) validateFamily(p *problems, shapeOK bool) {
+	m := c.Model
+	switch m.Family {
+	case "remask":
+		if m.VocabSize != 0 {
+			p.bad("model.vocab_size", "%d: the char vocab sets it for family remask (leave it 0)", m.VocabSize)
+		}
+		if m.MaskID != 0 {
+			p.bad("model.mask_id", "%d: the char vocab sets it for family remask (leave it 0)", m.MaskID)
+		}
+		return
+	case "llada", "dream":
+	default:
+		return // validateModel names the family
+	}
+	if m.Preset != "" {
+		p.bad("model.preset", "%q: family %s takes its shape from d, layers, heads and ff (leave preset empty)", m.Preset, m.Family)
+	}
+	if m.VocabSize < 2 || m.VocabSize > maxVocab {
+		p.bad("model.vocab_size", "%d must be in [2, %d] for family %s", m.VocabSize, maxVocab, m.Family)
+	} else if m.MaskID < 0 || m.MaskID >= m.VocabSize {
+		p.bad("model.mask_id", "%d must be a token id, in [0, vocab_size %d)", m.MaskID, m.VocabSize)
+	}
+	if s, _ := m.Resolved(); shapeOK && m.HeadDim != 0 && m.HeadDim*s.Heads != s.D {
+		p.bad("model.head_dim", "%d: family %s computes a head width of d/heads = %d (leave it 0)", m.HeadDim, m.Family, s.D/max(s.Heads, 1))
+	}
+	dream := m.Family == "dream"
+	if m.LogitShift != dream {
+		p.bad("model.logit_shift", "%v: family %s has logit_shift %v", m.LogitShift, m.Family, dream)
+	}
+	if dream && !m.QKVBias {
+		p.bad("model.qkv_bias", "false: family dream has q/k/v biases")
+	}
+}
+
+// maxVocab bounds model.vocab_size (Qwen2's is 152064).
+const maxVocab = 1 << 24
 
 func (c Config) validateData(p *problems) {
 	d := c.Data
