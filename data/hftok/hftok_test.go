@@ -301,3 +301,25 @@ func TestEmpty(t *testing.T) {
 		t.Errorf("Decode(nil) = %q", got)
 	}
 }
+
+// FuzzRoundTrip: with no normalizer and a byte-level decoder, decoding the
+// ids gives the text back; and no input makes Encode fail on Qwen3.
+func FuzzRoundTrip(f *testing.F) {
+	for _, s := range []string{"", "hello world", "  \t\n x", "<|endoftext|>a", "é中😀", "\xff\xfe", "it's 123"} {
+		f.Add(s)
+	}
+	gpt2 := loadTokenizer(f, "synth_gpt2")
+	qwen := loadTokenizer(f, "qwen3")
+	f.Fuzz(func(t *testing.T, s string) {
+		ids := gpt2.Encode(s)
+		want := lossyString([]byte(s))
+		if got := gpt2.Decode(ids, false); got != want {
+			t.Fatalf("Decode(Encode(%q)) = %q", s, got)
+		}
+		for _, id := range qwen.Encode(s) {
+			if _, ok := qwen.Token(id); !ok {
+				t.Fatalf("Encode(%q) gave unknown id %d", s, id)
+			}
+		}
+	})
+}

@@ -49,10 +49,11 @@ func Load(path string) (*Tokenizer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("hftok: %s: %w", path, err)
 		}
-		// The gzip trailer has the size (mod 2^32): read into one buffer.
+		// The gzip trailer has the size (mod 2^32): read into one buffer,
+		// trusting the hint only as far as a plausible ratio.
 		var buf bytes.Buffer
 		if n := len(data); n >= 4 {
-			buf.Grow(int(binary.LittleEndian.Uint32(data[n-4:])) + 1)
+			buf.Grow(min(int(binary.LittleEndian.Uint32(data[n-4:])), 64*n) + 1)
 		}
 		if _, err := io.Copy(&buf, zr); err != nil {
 			return nil, fmt.Errorf("hftok: %s: gzip: %w", path, err)
