@@ -1,19 +1,52 @@
 package model
 
 import (
+	"os"
 	"runtime"
+	"strings"
 	"sync"
 
 	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
 )
 
-// blasBase is what both BLAS builds provide (gorgonia's BLAS interface).
+// blasBase is what both BLAS implementations provide (gorgonia's BLAS
+// interface).
 type blasBase interface {
 	blas.Float32
 	blas.Float64
 	blas.Complex64
 	blas.Complex128
 }
+
+// blasImpl is the BLAS of the training graph and the plain-Go forward,
+// picked once at start: OpenBLAS where it can be loaded (blas_openblas.go),
+// gonum's pure Go otherwise or when REMASK_BLAS=gonum.
+var blasImpl, blasName, blasInfo = pickBLAS(strings.ToLower(os.Getenv("REMASK_BLAS")))
+
+func pickBLAS(env string) (impl parallelBLAS, name, info string) {
+	pure := parallelBLAS{gonum.Implementation{}}
+	switch env {
+	case "gonum":
+		return pure, "gonum", "gonum (pure Go: REMASK_BLAS=gonum)"
+	case "", "openblas":
+	default:
+		return pure, "gonum", "gonum (pure Go: REMASK_BLAS=" + env + " is not gonum or openblas)"
+	}
+	ob, where, err := loadOpenBLAS()
+	if err != nil {
+		return pure, "gonum", "gonum (pure Go, about 3x slower to train: " + err.Error() + ")"
+	}
+	return parallelBLAS{ob}, "openblas", "openblas (" + where + ")"
+}
+
+// BLASName says which BLAS this process uses: "openblas" or "gonum"
+// (reported by `remask bench`).
+func BLASName() string { return blasName }
+
+// BLASInfo is BLASName with where it came from: OpenBLAS's file and build, or
+// why the pure-Go BLAS serves.
+func BLASInfo() string { return blasInfo }
 
 // parallelBLAS splits large matrix products by rows of the result across
 // GOMAXPROCS goroutines, each calling the single-threaded BLAS underneath.

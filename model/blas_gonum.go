@@ -1,11 +1,11 @@
-//go:build noopenblas
+//go:build !(linux || darwin) || noopenblas
 
 package model
 
-import "gonum.org/v1/gonum/blas/gonum"
+import "errors"
 
-// blasImpl is gonum's pure-Go BLAS, for machines without OpenBLAS.
-var blasImpl = parallelBLAS{gonum.Implementation{}}
-
-// BLASName says which BLAS the binary uses (reported by `remask bench`).
-const BLASName = "gonum"
+// loadOpenBLAS is not built in here (the noopenblas tag, or a system where
+// the binary does not dlopen OpenBLAS): the pure-Go BLAS serves.
+func loadOpenBLAS() (impl blasBase, info string, err error) {
+	return nil, "", errors.New("OpenBLAS loading not built in (noopenblas tag, or not Linux or macOS)")
+}

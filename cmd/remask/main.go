@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/remask/remask/model"
 	"github.com/remask/remask/reward/sandbox"
 )
 
@@ -36,6 +37,8 @@ func newRootCmd() *cobra.Command {
 			if _, err := zerolog.ParseLevel(flags.logLevel); err != nil {
 				return fmt.Errorf("--log-level %q: %w", flags.logLevel, err)
 			}
+			log := logger()
+			log.Debug().Str("blas", model.BLASInfo()).Msg("BLAS picked at start")
 			return nil
 		},
 	}
