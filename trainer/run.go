@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,11 +31,11 @@ const Version = "0.1.0"
 
 // Options are the parts of a run that are not in its config.
 type Options struct {
-	Resume bool           // continue from the latest checkpoint of an existing run store
+	Resume bool // continue from the latest checkpoint of an existing run store
 	// AcceptChanges lets a resumed run change fields that define the run
 	// (configs.DefinesRun); without it such a resume is refused.
 	AcceptChanges bool
-	Log    zerolog.Logger // structured log
+	Log           zerolog.Logger // structured log
 	// Progress, when set, is called after every step (the CLI draws a bar).
 	Progress func(step, total int, s StepStats)
 	// DumpBatch, when set, is a folder where RL runs write every inner
@@ -77,14 +81,27 @@ const (
 	purposeEval
 )
 
-// ModelConfig turns the config's model section into the model's shape.
+// ModelConfig turns the config's model section into the model's shape, for
+// a tokenizer of vocab ids. A llada or dream model scores model.vocab_size
+// ids and needs its hf tokenizer: a vocab of another size (the char
+// tokenizer's) is refused.
 func ModelConfig(cfg configs.Config, vocab int) (model.Config, error) {
+	if m := cfg.Model; m.Family != model.FamilyRemask && m.Family != "" && vocab != m.VocabSize {
+		return model.Config{}, fmt.Errorf("model.family %s scores %d token ids (model.vocab_size) with its hf tokenizer, this tokenizer has %d: training, sampling and eval of %s models need the hf tokenizer (not yet supported)",
+			m.Family, m.VocabSize, vocab, m.Family)
+	}
+	return modelConfig(cfg, vocab)
+}
+
+func modelConfig(cfg configs.Config, vocab int) (model.Config, error) {
 	shape, err := cfg.Model.Resolved()
 	if err != nil {
 		return model.Config{}, err
 	}
+	m := cfg.Model
 	return model.Config{Vocab: vocab, D: shape.D, Layers: shape.Layers, Heads: shape.Heads, FF: shape.FF,
-		MaxLen: cfg.Model.MaxLen, RopeTheta: cfg.Model.RopeTheta, NormEps: cfg.Model.NormEps}, nil
+		MaxLen: m.MaxLen, RopeTheta: m.RopeTheta, NormEps: m.NormEps,
+		KVHeads: m.KVHeads, HeadDim: m.HeadDim, QKVBias: m.QKVBias, TiedEmbed: m.TiedEmbed, LogitShift: m.LogitShift}, nil
 }
 
 // Train runs a run from a validated config: supervised (mdlm, sft) or RL
@@ -571,11 +588,29 @@ func toModelTensors(ts []checkpoint.Tensor) []model.Tensor {
 // of a store written by another remask version that this one lacks are
 // dropped with a warning on log.
 func LoadParams(ref string, log zerolog.Logger) (*model.Params, configs.Config, error) {
+	p, cfg, _, _, err := loadParams(ref, log, false)
+	return p, cfg, err
+}
+
+// loadParams is LoadParams that also returns the checkpoint's step and, with
+// withFiles, the files the store keeps.
+func loadParams(ref string, log zerolog.Logger, withFiles bool) (_ *model.Params, _ configs.Config, files map[string][]byte, step int, _ error) {
 	st, ck, err := checkpoint.OpenRef(ref)
 	if err != nil {
-		return nil, configs.Config{}, err
+		return nil, configs.Config{}, nil, 0, err
 	}
 	defer st.Close()
+	p, cfg, err := paramsOf(st, ck, log)
+	if err == nil && withFiles {
+		files, err = st.Files()
+	}
+	if err != nil {
+		return nil, configs.Config{}, nil, 0, err
+	}
+	return p, cfg, files, ck.Step, nil
+}
+
+func paramsOf(st *checkpoint.Store, ck *checkpoint.Checkpoint, log zerolog.Logger) (*model.Params, configs.Config, error) {
 	path := st.Path()
 	meta, err := st.Meta()
 	if err != nil {
@@ -589,15 +624,24 @@ func LoadParams(ref string, log zerolog.Logger) (*model.Params, configs.Config, 
 		log.Warn().Str("store", path).Str("written_by", meta.Version).Strs("fields", dropped).
 			Msg("stored config has fields this remask version does not know; ignoring them")
 	}
-	tok, err := data.TokenizerFromVocab(meta.Vocab)
-	if err != nil {
-		return nil, configs.Config{}, fmt.Errorf("%s: stored vocab: %w", path, err)
+	// remask's own model keeps its char vocab in the store; an imported
+	// llada or dream model says its vocabulary size in its config (its
+	// tokenizer files are kept in the store).
+	vocab := cfg.Model.VocabSize
+	if cfg.Model.Family == model.FamilyRemask {
+		tok, err := data.TokenizerFromVocab(meta.Vocab)
+		if err != nil {
+			return nil, configs.Config{}, fmt.Errorf("%s: stored vocab: %w", path, err)
+		}
+		vocab = tok.Size()
 	}
-	mc, err := ModelConfig(cfg, tok.Size())
+	mc, err := modelConfig(cfg, vocab)
 	if err != nil {
 		return nil, configs.Config{}, err
 	}
-	p, err := model.FromTensors(mc, toModelTensors(ck.Weights))
+	// the checkpoint's tensors were decoded for this call: hand them over
+	// instead of copying (a large model would be held twice)
+	p, err := model.Adopt(mc, toModelTensors(ck.Weights))
 	if err != nil {
 		return nil, configs.Config{}, fmt.Errorf("%s step %d: %w", path, ck.Step, err)
 	}
@@ -793,4 +837,264 @@ func ImportWeights(cfg configs.Config, file string) (string, error) {
 		ck.Weights = append(ck.Weights, checkpoint.Tensor{Name: t.Name, Shape: t.Shape, Data: t.Data})
 	}
 	return path, st.Save(ck)
+}
+
+// HFFiles are the files of a Hugging Face model folder that an import keeps
+// in the run store besides config.json (which it keeps too): the tokenizer
+// and generation settings, which the hf tokenizer and chat template read,
+// and which an export writes back. The folder's *.py files (the family's
+// modeling code, which config.json's auto_map names) are kept as well.
+var HFFiles = []string{"tokenizer.json", "tokenizer_config.json", "generation_config.json", "special_tokens_map.json",
+	"vocab.json", "merges.txt", "added_tokens.json", "chat_template.jinja", "tokenizer.model"}
+
+// HFImport describes a model ImportHF imported.
+type HFImport struct {
+	Path   string
+	Family string
+	Config model.Config
+	Params int
+	DTypes []string // the checkpoint's dtypes (stored as float32)
+	Files  []string // files kept in the store
+}
+
+// ImportHF creates the run store out from a Hugging Face model folder of
+// the llada or dream family: config.json, model.safetensors or the shards
+// of model.safetensors.index.json (F32, F16 or BF16), and the files of
+// HFFiles. The store holds a step-0 checkpoint of the weights as float32
+// in remask's layout (q, k, v fused into wqkv, gate and up into w_gate_up,
+// linear layers transposed to (in, out)), a config whose model section
+// says the family and shape, and the kept files; model.init_from, `remask
+// ckpt show` and `remask ckpt export --format hf` read it. maxLen > 0 sets
+// model.max_len (the RoPE tables), else the checkpoint's limit up to
+// model.DefaultHFMaxLen.
+//
+// Everything is checked before anything is written (config, every
+// tensor's presence, shape and dtype, the safetensors headers), and the
+// weights are converted tensor by tensor, so the memory it takes is a few
+// times the largest tensor, not the model.
+func ImportHF(dir, out string, maxLen int) (HFImport, error) {
+	hf, err := model.ReadHFConfig(dir, maxLen)
+	if err != nil {
+		return HFImport{}, err
+	}
+	set, err := checkpoint.OpenSafetensorsDir(dir)
+	if err != nil {
+		return HFImport{}, err
+	}
+	defer set.Close()
+	layout, err := model.HFLayout(hf.Family, hf.Config)
+	if err != nil {
+		return HFImport{}, err
+	}
+	if err := checkHFTensors(dir, hf, layout, set); err != nil {
+		return HFImport{}, err
+	}
+	files, err := readHFFiles(dir)
+	if err != nil {
+		return HFImport{}, err
+	}
+	cfg := hfRunConfig(hf, out)
+	if err := cfg.ValidateFields(); err != nil {
+		return HFImport{}, fmt.Errorf("%s: the model's config: %w", dir, err)
+	}
+	y, err := cfg.YAML()
+	if err != nil {
+		return HFImport{}, err
+	}
+	abs, _ := filepath.Abs(dir)
+	meta := checkpoint.Meta{ConfigYAML: string(y), Seed: cfg.Run.Seed, Version: Version, Created: time.Now().UTC(),
+		Extra: map[string]string{"family": hf.Family, "imported_from": abs, "hf_vocab_size": fmt.Sprint(hf.VocabSize),
+			"hf_max_positions": fmt.Sprint(hf.MaxPositions), "hf_dtypes": strings.Join(set.DTypes(), ",")}}
+	shapes := hf.Config.Shapes()
+	specs := make([]checkpoint.WeightSpec, len(shapes))
+	n := 0
+	for i, s := range shapes {
+		specs[i] = checkpoint.WeightSpec{Name: s.Name, Shape: s.Shape}
+		n += numelOf(s.Shape)
+	}
+	err = checkpoint.CreateStreamed(out, meta, files, 0, specs, func(i int, dst []float32) error {
+		return model.FillFromHF(layout, specs[i].Name, specs[i].Shape, dst, set)
+	})
+	if err != nil {
+		return HFImport{}, fmt.Errorf("import %s: %w", dir, err)
+	}
+	imp := HFImport{Path: out, Family: hf.Family, Config: hf.Config, Params: n, DTypes: set.DTypes()}
+	for name := range files {
+		imp.Files = append(imp.Files, name)
+	}
+	sort.Strings(imp.Files)
+	return imp, nil
+}
+
+func numelOf(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// checkHFTensors checks that the checkpoint holds exactly the family's
+// tensors for this config, each of the right shape.
+func checkHFTensors(dir string, hf model.HFModel, layout []model.HFTensor, set *checkpoint.SafetensorsSet) error {
+	want := map[string]bool{}
+	for _, t := range layout {
+		want[t.Name] = true
+		got, ok := set.Tensor(t.Name)
+		if !ok {
+			return fmt.Errorf("%s: tensor %s is missing (a %s checkpoint of this config.json has it)", dir, t.Name, hf.Family)
+		}
+		if !slices.Equal(got.Shape, t.Shape) {
+			return fmt.Errorf("%s: tensor %s has shape %v, config.json makes it %v", dir, t.Name, got.Shape, t.Shape)
+		}
+	}
+	for _, t := range set.Tensors() {
+		if !want[t.Name] && !model.HFIgnored(hf.Family, hf.Config, t.Name) {
+			return fmt.Errorf("%s: tensor %s is not part of a %s model of this config.json", dir, t.Name, hf.Family)
+		}
+	}
+	return nil
+}
+
+// readHFFiles reads config.json, the HFFiles present and the *.py files of a
+// model folder.
+func readHFFiles(dir string) (map[string][]byte, error) {
+	names := append([]string{"config.json"}, HFFiles...)
+	py, _ := filepath.Glob(filepath.Join(dir, "*.py"))
+	for _, p := range py {
+		names = append(names, filepath.Base(p))
+	}
+	files := map[string][]byte{}
+	for _, name := range names {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		files[name] = b
+	}
+	return files, nil
+}
+
+// hfRunConfig is the config an imported model's store holds: the defaults,
+// named after the store, with the model section of the checkpoint. It
+// describes a model, not a run to repeat: data.train is "none".
+func hfRunConfig(hf model.HFModel, out string) configs.Config {
+	cfg := configs.Default()
+	cfg.Run.Name = strings.TrimSuffix(filepath.Base(out), ".db")
+	cfg.Run.Dir = filepath.Dir(out)
+	cfg.Data.Task, cfg.Data.Train = "text", "none"
+	c := hf.Config
+	cfg.Model = configs.Model{D: c.D, Layers: c.Layers, Heads: c.Heads, FF: c.FF, Vocab: "hf", MaxLen: c.MaxLen,
+		RopeTheta: c.RopeTheta, NormEps: c.NormEps, Family: hf.Family, KVHeads: c.KVHeads, HeadDim: c.HeadDim,
+		QKVBias: c.QKVBias, TiedEmbed: c.TiedEmbed, LogitShift: c.LogitShift, VocabSize: c.Vocab, MaskID: hf.MaskID}
+	return cfg
+}
+
+// ExportHF writes the checkpoint RUN.db[:STEP] of a llada or dream model as
+// a Hugging Face folder dir that the family's published modeling code loads
+// unchanged: config.json in the family's schema (the imported config.json's
+// fields kept, the network's set from the store's config), model.safetensors
+// (F32, the family's tensor names and shapes) and the files the import kept
+// (tokenizer, generation config, modeling code). dir must not exist or be
+// empty; it is written under a temporary name and renamed, so a failed
+// export leaves nothing.
+func ExportHF(ref, dir string) (files []string, err error) {
+	p, cfg, kept, step, err := loadParams(ref, zerolog.Nop(), true)
+	if err != nil {
+		return nil, err
+	}
+	family := cfg.Model.Family
+	if family == model.FamilyRemask {
+		return nil, fmt.Errorf("export --format hf: %s holds remask's own model (model.family remask), which has no Hugging Face layout; --format safetensors writes its weights", ref)
+	}
+	var base map[string]any
+	if b, ok := kept["config.json"]; ok {
+		dec := json.NewDecoder(strings.NewReader(string(b)))
+		dec.UseNumber()
+		if err := dec.Decode(&base); err != nil {
+			return nil, fmt.Errorf("export: the stored config.json: %w", err)
+		}
+	}
+	cj, err := model.HFConfigJSON(family, p.Config, cfg.Model.MaskID, base)
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	layout, err := model.HFLayout(family, p.Config)
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
+		return nil, fmt.Errorf("export: %s exists and is not empty", dir)
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	parent := filepath.Dir(filepath.Clean(dir))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(filepath.Clean(dir))+".export-*")
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	write := func(name string, fill func(f *os.File) error) error {
+		f, err := os.Create(filepath.Join(tmp, name))
+		if err != nil {
+			return err
+		}
+		if err := fill(f); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}
+	infos := make([]checkpoint.STTensor, len(layout))
+	for i, t := range layout {
+		infos[i] = checkpoint.STTensor{Name: t.Name, Shape: t.Shape}
+	}
+	var buf []float32
+	err = write(checkpoint.SafetensorsFile, func(f *os.File) error {
+		bw := bufio.NewWriterSize(f, 1<<20)
+		meta := map[string]string{"format": "pt", "remask_step": strconv.Itoa(step), "remask_version": Version}
+		if err := checkpoint.WriteSafetensorsFunc(bw, infos, meta, func(i int) ([]float32, error) {
+			var err error
+			buf, err = p.HFData(layout[i], buf)
+			return buf, err
+		}); err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	out := map[string][]byte{"config.json": cj}
+	for name, b := range kept {
+		if name != "config.json" {
+			out[name] = b
+		}
+	}
+	for name, b := range out {
+		if name != filepath.Base(name) || strings.HasPrefix(name, ".") {
+			return nil, fmt.Errorf("export: the store keeps a file named %q, not a plain file name", name)
+		}
+		if err := write(name, func(f *os.File) error { _, err := f.Write(b); return err }); err != nil {
+			return nil, fmt.Errorf("export: %w", err)
+		}
+		files = append(files, name)
+	}
+	files = append(files, checkpoint.SafetensorsFile)
+	sort.Strings(files)
+	os.Remove(dir) // an empty folder given as the target
+	if err := os.Rename(tmp, dir); err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	return files, nil
 }
