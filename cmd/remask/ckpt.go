@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/remask/remask/checkpoint"
 	"github.com/remask/remask/configs"
+	"github.com/remask/remask/model"
 	"github.com/remask/remask/trainer"
 )
 
@@ -124,11 +126,22 @@ func newCkptCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			files, err := st.FileNames()
+			if err != nil {
+				return err
+			}
 			if asJSON {
-				return printJSON(map[string]any{"step": ck.Step, "config": meta.ConfigYAML, "version": meta.Version, "tensors": stats, "config_history": hist})
+				out := map[string]any{"step": ck.Step, "config": meta.ConfigYAML, "version": meta.Version, "tensors": stats, "config_history": hist}
+				if len(files) > 0 { // an imported model's config.json and tokenizer files
+					out["files"] = files
+				}
+				return printJSON(out)
 			}
 			if len(args) == 1 {
 				fmt.Printf("# %s step %d (remask %s, seed %d)\n%s\n", st.Path(), ck.Step, meta.Version, meta.Seed, strings.TrimSpace(meta.ConfigYAML))
+				if len(files) > 0 {
+					fmt.Printf("# kept files: %s\n", strings.Join(files, ", "))
+				}
 				for _, h := range hist {
 					fmt.Printf("# resumed at step %d on %s with changes", h.Step, h.Time.Local().Format(time.DateTime))
 					if h.Accepted {
@@ -299,15 +312,33 @@ func newCkptCmd() *cobra.Command {
 
 	var format, out string
 	export := &cobra.Command{
-		Use:   "export RUN.db[:STEP] --format safetensors -o model.safetensors",
-		Short: "Write a checkpoint's weights as safetensors, with config.json beside it",
-		Args:  cobra.ExactArgs(1),
+		Use:   "export RUN.db[:STEP] --format safetensors -o model.safetensors | --format hf -o DIR",
+		Short: "Write a checkpoint's weights as safetensors with config.json beside it, or (llada, dream) as a Hugging Face folder",
+		Long: `Write a checkpoint's weights.
+
+--format safetensors (default) writes remask's tensors (F32, remask's names) to
+the file -o and a config.json of the run beside it.
+
+--format hf writes the checkpoint of an imported llada or dream model as a
+Hugging Face folder -o DIR (which must not exist or be empty) that the
+family's published modeling code loads unchanged: model.safetensors (F32,
+the family's tensor names and shapes), config.json in the family's schema,
+and the tokenizer, generation and modeling files the import kept.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "safetensors" {
-				return fmt.Errorf("export: --format %q: only safetensors is supported", format)
+			if format != "safetensors" && format != "hf" {
+				return fmt.Errorf("export: --format %q: want safetensors or hf", format)
 			}
 			if out == "" {
-				return fmt.Errorf("export: -o FILE is required")
+				return fmt.Errorf("export: -o is required (a file for safetensors, a folder for hf)")
+			}
+			if format == "hf" {
+				files, err := trainer.ExportHF(args[0], out)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(os.Stderr, "wrote %s: %s\n", out, strings.Join(files, ", "))
+				return nil
 			}
 			st, ck, err := checkpoint.OpenRef(args[0])
 			if err != nil {
@@ -336,16 +367,55 @@ func newCkptCmd() *cobra.Command {
 			return nil
 		},
 	}
-	export.Flags().StringVar(&format, "format", "safetensors", "export format")
-	export.Flags().StringVarP(&out, "out", "o", "", "output file")
+	export.Flags().StringVar(&format, "format", "safetensors", "export format: safetensors | hf")
+	export.Flags().StringVarP(&out, "out", "o", "", "output file (safetensors) or folder (hf)")
 
-	var cfgFile string
+	var cfgFile, hfDir, importOut string
 	var overrides []string
+	var maxLen int
 	importCmd := &cobra.Command{
-		Use:   "import model.safetensors -c RUN.yaml",
-		Short: "Create a run store whose step-0 checkpoint holds the file's weights (then use model.init_from: RUN.db)",
-		Args:  cobra.ExactArgs(1),
+		Use:   "import model.safetensors -c RUN.yaml | --hf DIR -o RUN.db",
+		Short: "Create a run store whose step-0 checkpoint holds a file's or a Hugging Face model's weights (then use model.init_from: RUN.db)",
+		Long: `Create a run store whose step-0 checkpoint holds imported weights.
+
+import model.safetensors -c RUN.yaml reads remask's own tensors (as export
+--format safetensors writes them) for the model RUN.yaml describes.
+
+import --hf DIR -o RUN.db reads a Hugging Face folder of the llada or dream
+family: config.json, model.safetensors or model.safetensors.index.json and
+its shards (F32, F16 or BF16, stored as float32), and keeps config.json,
+the tokenizer and generation files and the modeling code (*.py) in the
+store. The store's config says the family and shape (model.family,
+model.vocab_size, model.mask_id, ...). model.max_len is the checkpoint's
+limit, at most 4096, unless --max-len says otherwise. Nothing is written
+when the folder is not a model remask can compute.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if hfDir != "" {
+				switch {
+				case len(args) > 0:
+					return fmt.Errorf("import: --hf DIR takes no file argument")
+				case importOut == "":
+					return fmt.Errorf("import: --hf needs -o RUN.db, the run store to create")
+				case cfgFile != "" || len(overrides) > 0:
+					return fmt.Errorf("import: --hf takes the model from DIR/config.json; -c and --set do not apply")
+				case maxLen != 0 && (maxLen < 8 || maxLen > 1<<16):
+					return fmt.Errorf("import: --max-len %d: want 8 to 65536", maxLen)
+				}
+				imp, err := trainer.ImportHF(hfDir, importOut, maxLen)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(os.Stderr, "created %s from %s: %s model, %d parameters (%s, stored as float32), kept %s\n",
+					imp.Path, hfDir, imp.Family, imp.Params, strings.Join(imp.DTypes, ", "), strings.Join(imp.Files, ", "))
+				return nil
+			}
+			if len(args) != 1 {
+				return fmt.Errorf("import: give a safetensors file (with -c RUN.yaml), or --hf DIR -o RUN.db")
+			}
+			if importOut != "" || maxLen != 0 {
+				return fmt.Errorf("import: -o and --max-len go with --hf; a safetensors file takes its store from -c RUN.yaml")
+			}
 			if cfgFile == "" {
 				return fmt.Errorf("import: -c RUN.yaml is required (it gives the model shape and the store's name)")
 			}
@@ -363,6 +433,65 @@ func newCkptCmd() *cobra.Command {
 	}
 	importCmd.Flags().StringVarP(&cfgFile, "config", "c", "", "run config describing the model")
 	importCmd.Flags().StringArrayVar(&overrides, "set", nil, "override a config field")
+	importCmd.Flags().StringVar(&hfDir, "hf", "", "a Hugging Face model folder (llada or dream) to import")
+	importCmd.Flags().StringVarP(&importOut, "out", "o", "", "with --hf: the run store to create")
+	importCmd.Flags().IntVar(&maxLen, "max-len", 0, "with --hf: model.max_len (0 = the checkpoint's limit, at most 4096)")
+
+	var idsFlag string
+	logits := &cobra.Command{
+		Use:   "logits RUN.db[:STEP] --ids 3,17,5 [--json]",
+		Short: "The network's raw logits (no logit shift) for one sequence of token ids",
+		Long: `Print the network's own logits for one sequence of token ids, as its
+family's modeling code returns them: row i is the output at position i (for
+dream, the distribution of token i+1; remask's samplers shift it). With
+--json: {"logits": [[...], ...]}; else one line per position.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ids, err := parseIDs(idsFlag)
+			if err != nil {
+				return fmt.Errorf("logits: --ids: %w", err)
+			}
+			p, _, err := trainer.LoadParams(args[0], logger())
+			if err != nil {
+				return err
+			}
+			c := p.Config
+			if len(ids) > c.MaxLen {
+				return fmt.Errorf("logits: %d ids, more than the model's max_len %d", len(ids), c.MaxLen)
+			}
+			for i, id := range ids {
+				if id >= c.Vocab {
+					return fmt.Errorf("logits: --ids: id %d (position %d) is outside the model's %d token ids", id, i, c.Vocab)
+				}
+			}
+			flat, err := model.NewInference(p).ForwardRaw(ids, 1, len(ids), nil, nil)
+			if err != nil {
+				return err
+			}
+			rows := make([][]float32, len(ids))
+			for i := range rows {
+				rows[i] = flat[i*c.Vocab : (i+1)*c.Vocab]
+			}
+			if asJSON {
+				b, err := json.Marshal(map[string]any{"logits": rows})
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Printf("%s\n", b)
+				return err
+			}
+			w := bufio.NewWriter(os.Stdout)
+			for i, row := range rows {
+				fmt.Fprintf(w, "%d\t%d", i, ids[i])
+				for _, v := range row {
+					fmt.Fprintf(w, "\t%s", strconv.FormatFloat(float64(v), 'g', -1, 32))
+				}
+				fmt.Fprintln(w)
+			}
+			return w.Flush()
+		},
+	}
+	logits.Flags().StringVar(&idsFlag, "ids", "", "comma-separated token ids, e.g. 3,17,5")
 
 	compact := &cobra.Command{
 		Use:   "compact RUN.db",
@@ -381,8 +510,28 @@ func newCkptCmd() *cobra.Command {
 		},
 	}
 
-	cmd.AddCommand(compact, ls, show, diff, metricsCmd, newCkptPlotCmd(), samples, export, importCmd)
+	cmd.AddCommand(compact, ls, show, diff, metricsCmd, newCkptPlotCmd(), samples, export, importCmd, logits)
 	return cmd
+}
+
+// parseIDs reads "3,17,5": at least one id, none negative, at most 65536.
+func parseIDs(s string) ([]int, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, fmt.Errorf("required, e.g. --ids 3,17,5")
+	}
+	parts := strings.Split(s, ",")
+	if len(parts) > 1<<16 {
+		return nil, fmt.Errorf("%d ids, at most 65536", len(parts))
+	}
+	ids := make([]int, len(parts))
+	for i, p := range parts {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%q is not a token id (a whole number >= 0)", p)
+		}
+		ids[i] = n
+	}
+	return ids, nil
 }
 
 func metric(m map[string]float64, k string) string {

@@ -125,6 +125,9 @@ func loadForSampling(ref string) (*model.Params, configs.Config, *data.Tokenizer
 	if err != nil {
 		return nil, configs.Config{}, nil, err
 	}
+	if f := cfg.Model.Family; f != model.FamilyRemask {
+		return nil, configs.Config{}, nil, fmt.Errorf("%s is a %s model: it needs the hf tokenizer (not yet supported)", ref, f)
+	}
 	return p, cfg, data.NewDefaultTokenizer(), nil
 }
 
