@@ -218,8 +218,8 @@ func parseLLaDA(h *hfConfig) (HFModel, error) {
 	vocab := h.int("vocab_size", 0, true)
 	mask := h.int("mask_token_id", 0, true)
 	emb := h.int("embedding_size", 50304, false)
-	if v, ok := h.raw["embedding_size"]; ok && v == nil {
-		emb = vocab // None: the embedding is vocab_size rows
+	if v, ok := h.raw["embedding_size"]; (ok && v == nil) || emb == 0 {
+		emb = vocab // None (or 0): `config.embedding_size or config.vocab_size` rows
 	}
 	ff := h.int("mlp_hidden_size", 0, false)
 	if !h.has("mlp_hidden_size") {

@@ -91,6 +91,9 @@ func TestParseHFConfigRejects(t *testing.T) {
 	if err != nil || m.Config.KVHeads != 4 || !m.Config.TiedEmbed || m.Config.FF != 96 || m.Config.Vocab != 200 {
 		t.Fatalf("llada defaults: %+v %v", m.Config, err)
 	}
+	if m, err := ParseHFConfig([]byte(edit(lladaJSON, "embedding_size", 0)), 0); err != nil || m.Config.Vocab != 200 {
+		t.Fatalf("embedding_size 0: %+v %v", m.Config, err)
+	}
 	m, err = ParseHFConfig([]byte(edit(dreamJSON, "num_key_value_heads", "DELETE", "tie_word_embeddings", "DELETE", "rms_norm_eps", "DELETE")), 0)
 	if err != nil || m.Config.KVHeads != 4 || m.Config.TiedEmbed || m.Config.NormEps != 1e-6 {
 		t.Fatalf("dream defaults: %+v %v", m.Config, err)
