@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/remask/remask/checkpoint"
 	"github.com/remask/remask/model"
 	"github.com/remask/remask/reward/sandbox"
 )
@@ -38,6 +39,7 @@ func newRootCmd() *cobra.Command {
 				return fmt.Errorf("--log-level %q: %w", flags.logLevel, err)
 			}
 			log := logger()
+			checkpoint.OnWarning = func(m string) { log.Warn().Msg(m) }
 			log.Debug().Str("blas", model.BLASInfo()).Msg("BLAS picked at start")
 			return nil
 		},
