@@ -159,8 +159,11 @@ func rolloutOptions(cfg configs.Config, tok *data.Tokenizer, task data.Task) rol
 // samples; in process (rollout.backend local) or on NATS workers.
 func rolloutPool(cfg configs.Config, rs rlSettings, ro rollout.Options, log zerolog.Logger) (rollout.Backend, error) {
 	pc := rollout.PoolConfig{Workers: cfg.Rollout.Workers, Group: rs.group, Seed: uint64(cfg.Run.Seed), Options: ro}
-	if cfg.Rollout.Backend == "nats" {
-		return natsrollout.FromConfig(cfg.Rollout, pc, Version, log)
+	if r := cfg.Rollout; r.Backend == "nats" {
+		n := r.NATS
+		return natsrollout.Open(natsrollout.Settings{URL: n.URL, User: n.User, Password: string(n.Password), Token: string(n.Token), Creds: n.Creds,
+			NKey: n.NKey, CAFile: n.TLS.CAFile, CertFile: n.TLS.CertFile, KeyFile: n.TLS.KeyFile, InsecureSkipVerify: n.TLS.InsecureSkipVerify,
+			ConnectTimeout: n.ConnectTimeout, AckWait: n.AckWait, StepTimeout: n.StepTimeout, MaxStaleness: r.MaxStaleness}, pc, Version, log)
 	}
 	return rollout.NewPool(pc)
 }

@@ -1,35 +1,66 @@
 package nats
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/remask/remask/configs"
 	"github.com/remask/remask/rollout"
 )
 
-// ConnFromConfig is the connection an RL config's rollout.nats section
-// describes, with credentials from the environment where it gives none.
-func ConnFromConfig(n configs.RolloutNATS) ConnConfig {
-	d, _ := time.ParseDuration(n.ConnectTimeout) // validated by configs
-	return ConnConfig{
-		URL: n.URL, User: n.User, Password: string(n.Password), Token: string(n.Token), Creds: n.Creds, NKey: n.NKey,
-		CAFile: n.TLS.CAFile, CertFile: n.TLS.CertFile, KeyFile: n.TLS.KeyFile, InsecureSkipVerify: n.TLS.InsecureSkipVerify,
-		ConnectTimeout: d,
-	}.WithEnv()
+// Settings are an RL config's rollout.nats section and rollout.max_staleness
+// as plain values (the trainer copies them over; this package does not
+// import configs). Durations are strings such as 30s.
+type Settings struct {
+	URL, User, Password, Token, Creds, NKey string
+	CAFile, CertFile, KeyFile               string
+	InsecureSkipVerify                      bool
+	ConnectTimeout, AckWait, StepTimeout    string
+	MaxStaleness                            int
 }
 
-// FromConfig is the nats backend of an RL config (rollout.backend: nats):
-// pc is the pool the local backend would run, version this remask's.
-func FromConfig(r configs.Rollout, pc rollout.PoolConfig, version string, log zerolog.Logger) (rollout.Backend, error) {
-	ack, _ := time.ParseDuration(r.NATS.AckWait) // validated by configs
-	step, _ := time.ParseDuration(r.NATS.StepTimeout)
-	b, err := New(Config{Conn: ConnFromConfig(r.NATS), AckWait: ack, StepTimeout: step, MaxStaleness: r.MaxStaleness, Version: version, Log: log}, pc)
+// Conn is the connection the settings describe, with credentials from the
+// environment where they give none (ConnConfig.WithEnv).
+func (s Settings) Conn() (ConnConfig, error) {
+	d, err := duration("connect_timeout", s.ConnectTimeout)
+	if err != nil {
+		return ConnConfig{}, err
+	}
+	return ConnConfig{
+		URL: s.URL, User: s.User, Password: s.Password, Token: s.Token, Creds: s.Creds, NKey: s.NKey,
+		CAFile: s.CAFile, CertFile: s.CertFile, KeyFile: s.KeyFile, InsecureSkipVerify: s.InsecureSkipVerify, ConnectTimeout: d,
+	}.WithEnv(), nil
+}
+
+func duration(field, v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("rollout.nats.%s %q: want a positive duration such as 30s", field, v)
+	}
+	return d, nil
+}
+
+// Open is the nats backend of an RL run (rollout.backend: nats): pc is the
+// pool the local backend would run, version this remask's.
+func Open(s Settings, pc rollout.PoolConfig, version string, log zerolog.Logger) (rollout.Backend, error) {
+	conn, err := s.Conn()
 	if err != nil {
 		return nil, err
 	}
-	log.Info().Str("server", RedactURL(r.NATS.URL)).Str("run", b.Run()).Stringer("ack_wait", ack).Stringer("step_timeout", step).
-		Int("max_staleness", r.MaxStaleness).Msg("rollouts on NATS workers")
+	ack, err := duration("ack_wait", s.AckWait)
+	if err != nil {
+		return nil, err
+	}
+	step, err := duration("step_timeout", s.StepTimeout)
+	if err != nil {
+		return nil, err
+	}
+	b, err := New(Config{Conn: conn, AckWait: ack, StepTimeout: step, MaxStaleness: s.MaxStaleness, Version: version, Log: log}, pc)
+	if err != nil {
+		return nil, err
+	}
+	log.Info().Str("server", RedactURL(s.URL)).Str("run", b.Run()).Stringer("ack_wait", ack).Stringer("step_timeout", step).
+		Int("max_staleness", s.MaxStaleness).Msg("rollouts on NATS workers")
 	return b, nil
 }
