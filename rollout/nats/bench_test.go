@@ -57,7 +57,7 @@ func BenchmarkSnapshotStore(b *testing.B) {
 					b.Fatal(err)
 				}
 				t1 := time.Now()
-				back, err := obs.GetBytes(ctx, name)
+				back, err := getObject(ctx, obs, SnapshotRef{Name: name, Bytes: int64(len(data))})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -423,7 +424,7 @@ func (w *Worker) fetch(ctx context.Context, ref SnapshotRef) (*model.Params, err
 		w.obs = obs
 		w.mu.Unlock()
 	}
-	data, err := obs.GetBytes(ctx, ref.Name)
+	data, err := getObject(ctx, obs, ref)
 	switch {
 	case errors.Is(err, jetstream.ErrObjectNotFound):
 		return nil, &snapshotError{fmt.Sprintf("snapshot %s is not in bucket %s: the trainer has moved past it, or the server lost it", ref.Name, Bucket)}
@@ -440,4 +441,33 @@ func (w *Worker) fetch(ctx context.Context, ref SnapshotRef) (*model.Params, err
 		return nil, &snapshotError{fmt.Sprintf("snapshot %s holds version %d, the item names %d", ref.Name, version, ref.Version)}
 	}
 	return p, nil
+}
+
+// getObject reads an object whose size the item gives into one buffer of
+// that size (GetBytes grows a buffer by doubling: twice the copying), then
+// reads on to the end so that the client checks the object's digest.
+func getObject(ctx context.Context, obs jetstream.ObjectStore, ref SnapshotRef) ([]byte, error) {
+	r, err := obs.Get(ctx, ref.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	if ref.Bytes < 0 || ref.Bytes > 1<<36 {
+		return nil, fmt.Errorf("snapshot %s: size %d", ref.Name, ref.Bytes)
+	}
+	data := make([]byte, ref.Bytes)
+	if _, err := io.ReadFull(r, data); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return nil, &snapshotError{fmt.Sprintf("snapshot %s: the stored object is shorter than the %d bytes the trainer published: corrupt", ref.Name, ref.Bytes)}
+		}
+		return nil, err
+	}
+	var one [1]byte
+	switch n, err := r.Read(one[:]); {
+	case n > 0:
+		return nil, &snapshotError{fmt.Sprintf("snapshot %s: the stored object is longer than the %d bytes the trainer published: corrupt", ref.Name, ref.Bytes)}
+	case err != nil && !errors.Is(err, io.EOF):
+		return nil, err
+	}
+	return data, nil
 }
