@@ -211,6 +211,12 @@ func connectError(where string, timeout time.Duration, err error) error {
 	return fmt.Errorf("nats %s: %v", where, err)
 }
 
+// abandoned is how long work items and snapshots are kept at most: a
+// trainer deletes its own when done, a trainer that died leaves them to
+// expire. Every step stores its snapshot anew, so only a single step longer
+// than this would lose one.
+const abandoned = 24 * time.Hour
+
 // Setup creates (or updates) what the protocol needs on the server: the
 // work-queue stream, the workers' durable consumer with ackWait, the results
 // stream and the snapshot bucket. A worker passes ackWait 0: it keeps the
@@ -219,6 +225,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, ackWait time.Duration) (
 	work, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: WorkStream, Description: "remask rollout work items", Subjects: []string{WorkSubjects},
 		Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute,
+		MaxAge: abandoned, // the items of a trainer that died without cleaning up
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("stream %s: %w", WorkStream, err)
@@ -247,7 +254,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, ackWait time.Duration) (
 		return nil, nil, fmt.Errorf("consumer %s: %w", ConsumerName, err)
 	}
 	if _, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket: Bucket, Description: "remask policy snapshots", Storage: jetstream.FileStorage,
+		Bucket: Bucket, Description: "remask policy snapshots", Storage: jetstream.FileStorage, TTL: abandoned,
 	}); err != nil {
 		return nil, nil, fmt.Errorf("object store %s: %w", Bucket, err)
 	}

@@ -13,7 +13,9 @@
 //     put once, as RUN-vVERSION (a header with the model shape and tensor
 //     names, then the float32 weights, little-endian), and its SHA-256 goes
 //     in every work item. The trainer deletes versions older than
-//     max_staleness behind the current one, and all of its own on Close.
+//     max_staleness behind the current one, and all of its own on Close;
+//     the bucket (and the work stream) expire anything older than a day,
+//     what a trainer that died leaves behind.
 //   - Stream REMASK_WORK (work-queue retention, file storage, subjects
 //     remask.work.RUN) with the durable pull consumer remask-workers (explicit
 //     ack, ack wait rollout.nats.ack_wait, unlimited redeliveries). A
