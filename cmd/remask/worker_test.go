@@ -32,7 +32,7 @@ func (p *proc) output() string {
 }
 
 // startCLI starts the CLI with extra environment; the test kills it at the end.
-func startCLI(t *testing.T, env []string, watch func(string), args ...string) *proc {
+func startCLI(t testing.TB, env []string, watch func(string), args ...string) *proc {
 	t.Helper()
 	p := &proc{cmd: cli(args...), watch: watch, done: make(chan error, 1)}
 	p.cmd.Env = append(p.cmd.Env, env...)
@@ -70,7 +70,7 @@ func startCLI(t *testing.T, env []string, watch func(string), args ...string) *p
 }
 
 // waitFor waits until the process's stderr contains s.
-func (p *proc) waitFor(t *testing.T, s string, limit time.Duration) {
+func (p *proc) waitFor(t testing.TB, s string, limit time.Duration) {
 	t.Helper()
 	for end := time.Now().Add(limit); !strings.Contains(p.output(), s); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(end) {
@@ -79,7 +79,7 @@ func (p *proc) waitFor(t *testing.T, s string, limit time.Duration) {
 	}
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
