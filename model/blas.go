@@ -35,7 +35,7 @@ func pickBLAS(env string) (impl parallelBLAS, name, info string) {
 	}
 	ob, where, err := loadOpenBLAS()
 	if err != nil {
-		return pure, "gonum", "gonum (pure Go, about 3x slower to train: " + err.Error() + ")"
+		return pure, "gonum", "gonum (pure Go, 3-4x slower to train: " + err.Error() + ")"
 	}
 	return parallelBLAS{ob}, "openblas", "openblas (" + where + ")"
 }

@@ -2,11 +2,11 @@
 # Installs what makes remask fast: OpenBLAS, which remask loads at start (no
 # cgo, no linking) for the BLAS that gorgonia and the inference forward use
 # (DESIGN.md section 2). It is optional: without it remask runs on gonum's
-# pure-Go BLAS, about 3x slower to train. On Debian/Ubuntu it is installed
+# pure-Go BLAS, 3-4x slower to train. On Debian/Ubuntu it is installed
 # with apt-get; elsewhere this says what to do and goes on. Go itself must
 # already be on PATH (Go 1.26). Safe to run again.
 set -euo pipefail
-hint="install OpenBLAS with your system's package manager (e.g. brew install openblas, dnf install openblas) for about 3x faster training, or go on without it: remask then uses pure-Go BLAS"
+hint="install OpenBLAS with your system's package manager (e.g. brew install openblas, dnf install openblas) for 3-4x faster training, or go on without it: remask then uses pure-Go BLAS"
 have_openblas() { # where remask looks (model/blas_openblas.go)
   ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so' ||
     compgen -G '/usr/lib*/libopenblas.so*' >/dev/null || compgen -G '/usr/lib/*/libopenblas.so*' >/dev/null ||
