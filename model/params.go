@@ -174,33 +174,15 @@ func New(c Config, seed uint64) (*Params, error) {
 	return p, nil
 }
 
-// FromTensors builds Params from stored tensors, checking that every expected
-// tensor is present with the right shape and nothing else is.
+// FromTensors builds Params from copies of stored tensors, checking that
+// every expected tensor is present with the right shape and nothing else is
+// (Adopt, without the copies).
 func FromTensors(c Config, ts []Tensor) (*Params, error) {
-	if err := c.Validate(); err != nil {
-		return nil, err
+	cp := make([]Tensor, len(ts))
+	for i, t := range ts {
+		cp[i] = Tensor{Name: t.Name, Shape: slices.Clone(t.Shape), Data: slices.Clone(t.Data)}
 	}
-	have := make(map[string]Tensor, len(ts))
-	for _, t := range ts {
-		have[t.Name] = t
-	}
-	p := &Params{Config: c}
-	for _, s := range c.shapes() {
-		t, ok := have[s.Name]
-		if !ok {
-			return nil, fmt.Errorf("model: tensor %q missing", s.Name)
-		}
-		if !slices.Equal(t.Shape, s.Shape) || len(t.Data) != numel(s.Shape) {
-			return nil, fmt.Errorf("model: tensor %q has shape %v (%d values), want %v", s.Name, t.Shape, len(t.Data), s.Shape)
-		}
-		p.Tensors = append(p.Tensors, &Tensor{Name: s.Name, Shape: append([]int(nil), s.Shape...), Data: append([]float32(nil), t.Data...)})
-		delete(have, s.Name)
-	}
-	for name := range have {
-		return nil, fmt.Errorf("model: unexpected tensor %q for this shape", name)
-	}
-	p.index()
-	return p, nil
+	return Adopt(c, cp)
 }
 
 func (p *Params) index() {
