@@ -217,46 +217,72 @@ func connectError(where string, timeout time.Duration, err error) error {
 // than this would lose one.
 const abandoned = 24 * time.Hour
 
-// Setup creates (or updates) what the protocol needs on the server: the
-// work-queue stream, the workers' durable consumer with ackWait, the results
-// stream and the snapshot bucket. A worker passes ackWait 0: it keeps the
-// consumer's ack wait if the consumer exists (a trainer set it).
+// Setup creates what the protocol needs on the server, where it is missing:
+// the work-queue stream, the workers' durable consumer, the results stream
+// and the snapshot bucket. What exists is used as it is, so an operator may
+// create them beforehand with other settings (replicas on a cluster,
+// limits). A trainer passes its ackWait, which it sets on the consumer; a
+// worker passes 0 and keeps the consumer's (30s if it creates it).
 func Setup(ctx context.Context, js jetstream.JetStream, ackWait time.Duration) (jetstream.Stream, jetstream.Consumer, error) {
-	work, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	work, err := ensureStream(ctx, js, jetstream.StreamConfig{
 		Name: WorkStream, Description: "remask rollout work items", Subjects: []string{WorkSubjects},
 		Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute,
 		MaxAge: abandoned, // the items of a trainer that died without cleaning up
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("stream %s: %w", WorkStream, err)
+		return nil, nil, err
 	}
-	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	if _, err := ensureStream(ctx, js, jetstream.StreamConfig{
 		Name: ResultStream, Description: "remask rollout results", Subjects: []string{ResultSubject},
 		Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage, MaxAge: time.Hour,
 	}); err != nil {
-		return nil, nil, fmt.Errorf("stream %s: %w", ResultStream, err)
+		return nil, nil, err
 	}
-	cc := jetstream.ConsumerConfig{
-		Durable: ConsumerName, Description: "remask rollout workers", FilterSubject: WorkSubjects,
-		AckPolicy: jetstream.AckExplicitPolicy, AckWait: ackWait, MaxDeliver: -1, MaxAckPending: -1,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-	}
-	var cons jetstream.Consumer
-	if ackWait > 0 {
-		cons, err = js.CreateOrUpdateConsumer(ctx, WorkStream, cc)
-	} else if cons, err = js.Consumer(ctx, WorkStream, ConsumerName); errors.Is(err, jetstream.ErrConsumerNotFound) {
-		cc.AckWait = 30 * time.Second
-		if cons, err = js.CreateConsumer(ctx, WorkStream, cc); errors.Is(err, jetstream.ErrConsumerExists) {
-			cons, err = js.Consumer(ctx, WorkStream, ConsumerName)
+	cons, err := js.Consumer(ctx, WorkStream, ConsumerName)
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+		cc := jetstream.ConsumerConfig{
+			Durable: ConsumerName, Description: "remask rollout workers", FilterSubject: WorkSubjects,
+			AckPolicy: jetstream.AckExplicitPolicy, AckWait: ackWait, MaxDeliver: -1, MaxAckPending: -1,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
 		}
+		if cc.AckWait <= 0 {
+			cc.AckWait = 30 * time.Second
+		}
+		if cons, err = js.CreateConsumer(ctx, WorkStream, cc); errors.Is(err, jetstream.ErrConsumerExists) {
+			cons, err = js.Consumer(ctx, WorkStream, ConsumerName) // another client was first
+		}
+	case err == nil && ackWait > 0 && cons.CachedInfo().Config.AckWait != ackWait:
+		cc := cons.CachedInfo().Config
+		cc.AckWait = ackWait
+		cons, err = js.UpdateConsumer(ctx, WorkStream, cc)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("consumer %s: %w", ConsumerName, err)
 	}
-	if _, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket: Bucket, Description: "remask policy snapshots", Storage: jetstream.FileStorage, TTL: abandoned,
-	}); err != nil {
+	if _, err := js.ObjectStore(ctx, Bucket); errors.Is(err, jetstream.ErrBucketNotFound) {
+		_, err = js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{
+			Bucket: Bucket, Description: "remask policy snapshots", Storage: jetstream.FileStorage, TTL: abandoned,
+		})
+		if err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
+			return nil, nil, fmt.Errorf("object store %s: %w", Bucket, err)
+		}
+	} else if err != nil {
 		return nil, nil, fmt.Errorf("object store %s: %w", Bucket, err)
 	}
 	return work, cons, nil
+}
+
+// ensureStream returns the named stream, creating it with cfg if missing.
+func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	s, err := js.Stream(ctx, cfg.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		if s, err = js.CreateStream(ctx, cfg); errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			s, err = js.Stream(ctx, cfg.Name)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", cfg.Name, err)
+	}
+	return s, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/remask/remask/model"
@@ -443,5 +444,43 @@ func TestServerRestartMidRollout(t *testing.T) {
 			t.Fatalf("step %d: no end 30 s after the restart", step)
 		}
 		t.Logf("step %d: %v", step, b.Metrics())
+	}
+}
+
+// Setup creates what is missing and keeps what exists (an operator's
+// replicas or limits); a trainer's ack wait is set on the consumer, a
+// worker's Setup leaves it.
+func TestSetupKeepsWhatExists(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a NATS server")
+	}
+	_, url := startServer(t, ServerConfig{})
+	nc, js, err := Connect(ConnConfig{URL: url}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx := context.Background()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: ResultStream, Subjects: []string{ResultSubject}, MaxAge: 5 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		ack, want time.Duration
+	}{{0, 30 * time.Second}, {2 * time.Second, 2 * time.Second}, {0, 2 * time.Second}, {7 * time.Second, 7 * time.Second}} {
+		_, cons, err := Setup(ctx, js, c.ack)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ci, err := cons.Info(ctx)
+		if err != nil || ci.Config.AckWait != c.want {
+			t.Fatalf("Setup(ack wait %s): consumer ack wait %v (%v), want %s", c.ack, ci.Config.AckWait, err, c.want)
+		}
+	}
+	rs, err := js.Stream(ctx, ResultStream)
+	if err != nil || rs.CachedInfo().Config.MaxAge != 5*time.Hour {
+		t.Fatalf("the existing results stream was changed: %v", err)
+	}
+	if _, err := js.ObjectStore(ctx, Bucket); err != nil {
+		t.Fatal(err)
 	}
 }
