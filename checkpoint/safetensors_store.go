@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"math"
 	"os"
+	"runtime/debug"
 	"sort"
 	"time"
 
@@ -84,16 +85,32 @@ func CreateStreamed(path string, m Meta, files map[string][]byte, step int, spec
 			os.Remove(tmp)
 		}
 	}()
-	// One fsync at the end instead of one per tensor: the store is not
-	// visible under its name until it is complete.
-	st.db.NoSync = true
+	// One fsync at the end instead of one per tensor (and per growth of the
+	// file): the store is not visible under its name until it is complete.
+	st.db.NoSync, st.db.NoGrowSync = true, true
+	st.db.AllocSize = 256 << 20
 	if err := st.PutFiles(files); err != nil {
 		return err
 	}
 	dst := make([]float32, maxN)
 	rec := make([]byte, 0, headerSize+4*maxDims+4+4*maxN)
 	info := ckptInfo{Step: step, Time: time.Now().UTC()}
-	for i, s := range specs {
+	for _, s := range specs {
+		info.Weights = append(info.Weights, s.Name) // Load's order: the specs'
+	}
+	// Commit the tensors in key order. A bbolt leaf keeps at least two
+	// keys, and a transaction rewrites every value of each leaf it changes:
+	// in key order a new key lands in the last leaf, which holds only the
+	// last few tensors written, so each is rewritten a few times at most
+	// (in another order, a key landing before a large tensor's would
+	// rewrite it again and again).
+	order := make([]int, len(specs))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return specs[order[a]].Name < specs[order[b]].Name })
+	for _, i := range order {
+		s := specs[i]
 		d := dst[:s.numel()]
 		clear(d)
 		if err := fill(i, d); err != nil {
@@ -110,7 +127,13 @@ func CreateStreamed(path string, m Meta, files map[string][]byte, step int, spec
 		if err != nil {
 			return err
 		}
-		info.Weights = append(info.Weights, s.Name)
+		// Hand back what this commit took before the next one: bbolt's
+		// page buffers (garbage now) and the pages of the store's map it
+		// read to rewrite earlier tensors, so that the peak stays a few
+		// times the largest tensor instead of growing with the GC's
+		// headroom and the map.
+		releaseMapped(st, tmp)
+		debug.FreeOSMemory()
 	}
 	infoJSON, err := json.Marshal(info)
 	if err != nil {
@@ -126,7 +149,7 @@ func CreateStreamed(path string, m Meta, files map[string][]byte, step int, spec
 	if err != nil {
 		return err
 	}
-	st.db.NoSync = false
+	st.db.NoSync, st.db.NoGrowSync = false, false
 	if err := st.db.Sync(); err != nil {
 		return fmt.Errorf("write run store %s: %w", path, err)
 	}
