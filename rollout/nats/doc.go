@@ -79,8 +79,8 @@
 //	nats-server -js -sd /var/lib/nats -a 0.0.0.0 -p 4222 --user remask --pass "$REMASK_NATS_PASSWORD"
 //
 // or a config file with jetstream {store_dir: ...}, TLS and accounts as
-// usual; the account used needs JetStream enabled and permission on
-// $JS.API.>, remask.> and $O.remask_snapshots.>. Messages stay under the
+// usual; the account used needs JetStream enabled and permission to publish
+// and subscribe on $JS.>, $O.remask_snapshots.>, remask.> and _INBOX.>. Messages stay under the
 // default 1 MB max_payload (snapshots travel in 128 KB object chunks). See
 // docs/nats.md for a walk-through and measured figures.
 //
