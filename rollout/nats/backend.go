@@ -236,13 +236,13 @@ func (b *Backend) RolloutFrom(ctx context.Context, snap *rollout.Snapshot, step,
 			if r.Delivered > 1 {
 				redelivered[i] = true
 			}
+			if got[i] { // answered already: a duplicate, even if it is an error
+				late++
+				continue
+			}
 			if r.ErrKind != "" {
 				hi := r.Lo + len(items[i].Prompts) - 1
 				return nil, fmt.Errorf("rollout step %d prompts %d-%d: worker %s: %s", step, r.Lo, hi, r.Worker, r.Err)
-			}
-			if got[i] {
-				late++
-				continue
 			}
 			gs, err := r.groups(items[i])
 			if err != nil {
