@@ -43,21 +43,11 @@ func parseDecoder(raw json.RawMessage, where string) (decoder, error) {
 		}
 		return seq, nil
 	case "Replace":
-		var j struct {
-			Pattern json.RawMessage `json:"pattern"`
-			Content *string         `json:"content"`
-		}
-		if err := json.Unmarshal(raw, &j); err != nil {
-			return nil, jsonError(raw, where, err)
-		}
-		if j.Content == nil {
-			return nil, fmt.Errorf("%s: missing content", where)
-		}
-		m, err := parsePattern(j.Pattern, where+".pattern")
+		m, content, err := parseReplace(raw, where)
 		if err != nil {
 			return nil, err
 		}
-		return replaceDec{m, *j.Content}, nil
+		return replaceDec{m, content}, nil
 	case "Strip":
 		var j struct {
 			Content *string `json:"content"`

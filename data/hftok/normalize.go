@@ -52,21 +52,11 @@ func parseNormalizer(raw json.RawMessage, where string) (normalizer, error) {
 		}
 		return seq, nil
 	case "Replace":
-		var j struct {
-			Pattern json.RawMessage `json:"pattern"`
-			Content *string         `json:"content"`
-		}
-		if err := json.Unmarshal(raw, &j); err != nil {
-			return nil, jsonError(raw, where, err)
-		}
-		if j.Content == nil {
-			return nil, fmt.Errorf("%s: missing content", where)
-		}
-		m, err := parsePattern(j.Pattern, where+".pattern")
+		m, content, err := parseReplace(raw, where)
 		if err != nil {
 			return nil, err
 		}
-		return replaceNorm{m, *j.Content}, nil
+		return replaceNorm{m, content}, nil
 	case "Prepend":
 		var j struct {
 			Prepend *string `json:"prepend"`
@@ -178,4 +168,24 @@ func (lowercaseNorm) normalize(s string) string {
 		b.WriteRune(unicode.ToLower(r))
 	}
 	return b.String()
+}
+
+// parseReplace reads a Replace component (normalizer or decoder alike): the
+// pattern to find and the content to put in its place.
+func parseReplace(raw json.RawMessage, where string) (matcher, string, error) {
+	var j struct {
+		Pattern json.RawMessage `json:"pattern"`
+		Content *string         `json:"content"`
+	}
+	if err := json.Unmarshal(raw, &j); err != nil {
+		return nil, "", jsonError(raw, where, err)
+	}
+	if j.Content == nil {
+		return nil, "", fmt.Errorf("%s: missing content", where)
+	}
+	m, err := parsePattern(j.Pattern, where+".pattern")
+	if err != nil {
+		return nil, "", err
+	}
+	return m, *j.Content, nil
 }
