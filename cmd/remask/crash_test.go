@@ -34,14 +34,21 @@ func cli(args ...string) *exec.Cmd {
 	return c
 }
 
-// weightsChecksum is a CRC over every weight's bits at the last checkpoint.
-func weightsChecksum(t *testing.T, db string) (int, uint32) {
+// openStore opens a run store read-only for the rest of the test.
+func openStore(t *testing.T, db string) *checkpoint.Store {
 	t.Helper()
 	st, err := checkpoint.OpenReadOnly(db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// weightsChecksum is a CRC over every weight's bits at the last checkpoint.
+func weightsChecksum(t *testing.T, db string) (int, uint32) {
+	t.Helper()
+	st := openStore(t, db)
 	ck, err := st.Latest()
 	if err != nil {
 		t.Fatal(err)
@@ -157,11 +164,7 @@ train: {steps: 100000, batch: 8, ckpt_every: 100000, log_every: 1}
 	if err := <-exited; err != nil {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
-	st, err := checkpoint.OpenReadOnly(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, db)
 	steps, _ := st.Steps()
 	rows, _ := st.Metrics()
 	if len(steps) != 1 || len(rows) == 0 || steps[0] != rows[len(rows)-1].Step {
@@ -173,11 +176,7 @@ train: {steps: 100000, batch: 8, ckpt_every: 100000, log_every: 1}
 // the wall-clock columns (which differ between any two runs).
 func metricsByStep(t *testing.T, db string) map[int]map[string]float64 {
 	t.Helper()
-	st, err := checkpoint.OpenReadOnly(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, db)
 	rows, err := st.Metrics()
 	if err != nil {
 		t.Fatal(err)
