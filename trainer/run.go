@@ -447,9 +447,7 @@ func openRunStore(cfg configs.Config, opt Options, cfgYAML []byte, tok *data.Tok
 	if errors.Is(err, checkpoint.ErrNoCheckpoint) {
 		ck, err = nil, nil
 	}
-	if err == nil && ck != nil && ck.Step > cfg.Train.Steps {
-		err = fmt.Errorf("resume %s: its last checkpoint is at step %d, past train.steps %d; raise train.steps to continue the run", path, ck.Step, cfg.Train.Steps)
-	}
+	// preflight has refused a store past train.steps before anything was written
 	if err == nil {
 		err = checkResumeConfig(st, cfg, opt, cfgYAML, ck)
 	}
