@@ -1,0 +1,232 @@
+package tracerl
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/remask/remask/algos"
+)
+
+// Shrink merges the distinct steps of a trace in runs of k consecutive ones
+// (in increasing order); every step of a run becomes the run's last step.
+// k = 1 leaves the trace as it is.
+func Shrink(trace []int, k int) ([]int, error) {
+	if k < 1 {
+		return nil, fmt.Errorf("tracerl: shrink %d must be at least 1", k)
+	}
+	uniq := slices.Clone(trace)
+	slices.Sort(uniq)
+	uniq = slices.Compact(uniq)
+	rep := make(map[int]int, len(uniq))
+	for i, s := range uniq {
+		rep[s] = uniq[min((i/k+1)*k-1, len(uniq)-1)]
+	}
+	out := make([]int, len(trace))
+	for i, s := range trace {
+		out[i] = rep[s]
+	}
+	return out, nil
+}
+
+// State is one decoding state of a completion: the completion positions
+// still masked in it and the positions whose tokens the sampler decided from
+// it (the ones the loss scores there).
+type State struct {
+	Sample int // index of the completion in the batch
+	Step   int // the merged step
+	Masked []int
+	Scored []int
+}
+
+// States builds the decoding states of every completion of a batch, in
+// batch order and by increasing step within a completion: shrink merges
+// steps (see Shrink), and scored positions stop postNum tokens after the
+// first <eos>. States that score nothing are left out.
+func States(samples []algos.Sample, shrink, postNum, eos int) ([]State, error) {
+	if postNum < 0 {
+		return nil, fmt.Errorf("tracerl: post_num %d must not be negative", postNum)
+	}
+	var out []State
+	for i, s := range samples {
+		if len(s.Trace) != len(s.Completion) {
+			return nil, fmt.Errorf("tracerl: completion %d has %d tokens but a trace of %d steps (TraceRL needs the sampler's trace)", i, len(s.Completion), len(s.Trace))
+		}
+		order, err := Shrink(s.Trace, shrink)
+		if err != nil {
+			return nil, err
+		}
+		scoredEnd := min(algos.CountedLength(s.Completion, eos)+postNum, len(s.Completion))
+		steps := slices.Clone(order)
+		slices.Sort(steps)
+		for _, step := range slices.Compact(steps) {
+			st := State{Sample: i, Step: step}
+			for pos, o := range order {
+				if o >= step {
+					st.Masked = append(st.Masked, pos)
+				}
+				if o == step && pos < scoredEnd {
+					st.Scored = append(st.Scored, pos)
+				}
+			}
+			if len(st.Scored) > 0 {
+				out = append(out, st)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Inputs lays out states as model rows, one row per state: the completion's
+// prompt and tokens (prompts left-padded to the longest prompt among the
+// states' completions), its masked positions set to <mask>, targets and one
+// loss unit per state with its scored tokens.
+func Inputs(samples []algos.Sample, states []State, tok algos.Special) *algos.Inputs {
+	var used []algos.Sample
+	index := map[int]int{} // batch index -> index in used
+	for _, st := range states {
+		if _, ok := index[st.Sample]; !ok {
+			index[st.Sample] = len(used)
+			used = append(used, samples[st.Sample])
+		}
+	}
+	ids, valid, P, L := algos.Layout(used, 1, tok.Pad)
+	in := &algos.Inputs{B: len(states), L: L, IDs: make([]int, 0, len(states)*L), Targets: make([]int, len(states)*L)}
+	if valid != nil {
+		in.Valid = make([]bool, 0, len(states)*L)
+	}
+	for i := range in.Targets {
+		in.Targets[i] = -1
+	}
+	for r, st := range states {
+		u := index[st.Sample]
+		in.IDs = append(in.IDs, ids[u*L:(u+1)*L]...)
+		if valid != nil {
+			in.Valid = append(in.Valid, valid[u*L:(u+1)*L]...)
+		}
+		row := in.IDs[r*L : (r+1)*L]
+		for _, pos := range st.Masked {
+			row[P+pos] = tok.Mask
+		}
+		toks := make([]algos.Estimate, len(st.Scored))
+		for k, pos := range st.Scored {
+			in.Targets[r*L+P+pos] = samples[st.Sample].Completion[pos]
+			toks[k] = algos.Estimate{Rows: []int{r*L + P + pos}, W: []float64{1}}
+		}
+		in.Tokens = append(in.Tokens, toks)
+	}
+	return in
+}
+
+// Chunk splits n rows, in order, into mu consecutive chunks of sizes that
+// differ by one at most, and returns the bounds of chunk iter.
+func Chunk(n, iter, mu int) (lo, hi int) {
+	return iter * n / mu, (iter + 1) * n / mu
+}
+
+// Advantages are TraceRL's group z-scores of groups of G consecutive
+// rewards, (r - mean) / std with the population std, 0 for a flat group.
+// keep says which groups the update uses: those whose mean reward lies in
+// [keepLow, keepHigh] (dLLM-RL keeps groups with 20% to 80% correct).
+func Advantages(rewards []float64, G int, keepLow, keepHigh float64) (adv []float64, keep []bool, err error) {
+	if G < 1 || len(rewards)%G != 0 {
+		return nil, nil, fmt.Errorf("tracerl advantages: %d rewards do not split into groups of %d", len(rewards), G)
+	}
+	adv = make([]float64, len(rewards))
+	for g := 0; g < len(rewards)/G; g++ {
+		r := rewards[g*G : (g+1)*G]
+		var mean, v float64
+		for _, x := range r {
+			mean += x
+		}
+		mean /= float64(G)
+		for _, x := range r {
+			v += (x - mean) * (x - mean)
+		}
+		std := math.Sqrt(v / float64(G))
+		for i, x := range r {
+			if std > 0 {
+				adv[g*G+i] = (x - mean) / std
+			}
+		}
+		keep = append(keep, mean >= keepLow && mean <= keepHigh)
+	}
+	return adv, keep, nil
+}
+
+// ZeroTruncated sets to 0 the reward of every completion whose length up to
+// and including its first <eos> is at least its generation length minus
+// margin: dLLM-RL counts such a response as wrong (margin 5 there), since it
+// may have been cut off. margin 0 leaves the rewards as they are.
+func ZeroTruncated(rewards []float64, samples []algos.Sample, eos, margin int) {
+	if margin <= 0 {
+		return
+	}
+	for i, s := range samples {
+		if algos.CountedLength(s.Completion, eos) >= len(s.Completion)-margin {
+			rewards[i] = 0
+		}
+	}
+}
+
+// Params are the loss settings.
+type Params struct {
+	Eps  float64 // the ratio clip, symmetric (0.2 published)
+	Beta float64 // weight of the k3 KL to the rollout policy (0.01 published)
+}
+
+// Loss is the TraceRL loss of one update (see the package doc): in.Tokens
+// holds one loss unit per state row, old the rollout policy's log-probs of
+// the same tokens and adv one advantage per row (its completion's). It
+// returns the loss, d loss / d lp for every row, and stats.
+func Loss(in *algos.Inputs, lp []float64, old [][]float64, adv []float64, p Params) (float64, []float64, algos.Stats, error) {
+	if len(old) != len(in.Tokens) || len(adv) != len(in.Tokens) {
+		return 0, nil, algos.Stats{}, fmt.Errorf("tracerl loss: %d rows, %d old, %d advantages", len(in.Tokens), len(old), len(adv))
+	}
+	grad := make([]float64, len(lp))
+	st := algos.Stats{RatioMin: math.Inf(1), RatioMax: math.Inf(-1)}
+	rows := 0
+	for _, toks := range in.Tokens {
+		if len(toks) > 0 {
+			rows++
+		}
+	}
+	if rows == 0 {
+		return 0, grad, algos.Stats{}, nil
+	}
+	var loss, clipped, ratioSum, klSum float64
+	for r, toks := range in.Tokens {
+		if len(old[r]) != len(toks) {
+			return 0, nil, algos.Stats{}, fmt.Errorf("tracerl loss: row %d has %d tokens, %d old", r, len(toks), len(old[r]))
+		}
+		if len(toks) == 0 {
+			continue
+		}
+		perRow := 1 / float64(rows)
+		perTok := perRow / float64(len(toks))
+		for k, e := range toks {
+			l := e.Value(lp)
+			pl, pg, c := algos.Surrogate(l, old[r][k], 0, adv[r], p.Eps, p.Eps, 0)
+			d := old[r][k] - l
+			kl := math.Exp(d) - d - 1
+			loss += perTok*pl + perRow*p.Beta*kl
+			g := perTok*pg + perRow*p.Beta*(1-math.Exp(d))
+			for j, row := range e.Rows {
+				grad[row] += g * e.W[j]
+			}
+			rho := math.Exp(l - old[r][k])
+			ratioSum += rho
+			st.RatioMin, st.RatioMax = math.Min(st.RatioMin, rho), math.Max(st.RatioMax, rho)
+			klSum += kl
+			if c {
+				clipped++
+			}
+			st.Tokens++
+		}
+	}
+	st.Loss = loss
+	st.ClipFrac = clipped / float64(st.Tokens)
+	st.RatioMean = ratioSum / float64(st.Tokens)
+	st.KL = klSum / float64(st.Tokens)
+	return loss, grad, st, nil
+}
