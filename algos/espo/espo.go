@@ -19,8 +19,8 @@ func (Masker) Name() string { return "espo" }
 
 // Draw is one Monte Carlo mask of the batch.
 type Draw struct {
-	K      int   // the batch's offset, uniform on 0..n
-	Masked []int // x_i: masked positions of completion i in the first pass
+	K      int   `json:"k"` // the batch's offset, uniform on 0..n
+	Masked []int `json:"x"` // x_i: masked positions of completion i in the first pass
 }
 
 // Inputs are an iteration's masked copies of the batch. Copy c of

@@ -21,17 +21,17 @@ func (Masker) Name() string { return "spg" }
 
 // Draw is one masked copy of a completion.
 type Draw struct {
-	Block   int     // m_j: positions after this block are all masked
-	NumMask int     // masked counted positions chosen inside block m_j
-	Pos     []int   // D_j: the counted completion positions masked, ascending
-	Rows    []int   // their rows
-	T       float64 // t_j = |D_j| / counted
+	Block   int     `json:"block"`    // m_j: positions after this block are all masked
+	NumMask int     `json:"num_mask"` // masked counted positions chosen inside block m_j
+	Pos     []int   `json:"pos"`      // D_j: the counted completion positions masked, ascending
+	Rows    []int   `json:"rows"`     // their rows
+	T       float64 `json:"t"`        // t_j = |D_j| / counted
 }
 
 // Seq is one completion's draws.
 type Seq struct {
-	Counted int // tokens up to and including the first <eos>
-	Draws   []Draw
+	Counted int    `json:"counted"` // tokens up to and including the first <eos>
+	Draws   []Draw `json:"draws"`
 }
 
 // Inputs are an iteration's NumT masked copies of the batch: draw j of
@@ -182,6 +182,9 @@ type Params struct {
 	Estimate  string  // for A <= 0: mix (SPG's default) | eubo | elbo
 	MixWeight float64 // mix: weight of the EUBO (SPG: 0.5)
 	EUBOBeta  float64 // EUBO exponent (SPG: 1.0 sudoku, 1.5 countdown)
+	// Agg weighs the completions: "token" (SPG's, or "") by their counted
+	// length, "sequence" equally.
+	Agg string
 }
 
 // Stats summarise one loss evaluation.
@@ -227,11 +230,19 @@ func Loss(in *Inputs, lp, adv []float64, p Params) (float64, []float64, Stats, e
 	if p.Estimate != "elbo" && !(p.EUBOBeta > 0) {
 		return 0, nil, Stats{}, fmt.Errorf("spg loss: eubo_beta %v, want > 0", p.EUBOBeta)
 	}
+	weight := func(s Seq) float64 { return float64(s.Counted) }
+	switch p.Agg {
+	case "", "token":
+	case "sequence":
+		weight = func(Seq) float64 { return 1 }
+	default:
+		return 0, nil, Stats{}, fmt.Errorf("spg loss: unknown aggregation %q (token, sequence)", p.Agg)
+	}
 	grad := make([]float64, len(lp))
 	var st Stats
 	var total float64
 	for _, s := range in.Seqs {
-		total += float64(s.Counted)
+		total += weight(s)
 	}
 	if total == 0 {
 		return 0, grad, st, nil
@@ -243,7 +254,7 @@ func Loss(in *Inputs, lp, adv []float64, p Params) (float64, []float64, Stats, e
 		if err != nil {
 			return 0, nil, Stats{}, err
 		}
-		c := -adv[i] * float64(s.Counted) / total
+		c := -adv[i] * weight(s) / total
 		loss += c * v
 		for j, d := range s.Draws {
 			for q, r := range d.Rows {

@@ -181,6 +181,15 @@ func TestLossByHand(t *testing.T) {
 			t.Fatalf("grad %v", grad[:5])
 		}
 	}
+	// per completion: completion 1 now counts 2 tokens, which weighs it 2/6
+	// per token and 1/2 per sequence
+	in.Seqs[1].Counted = 2
+	if loss, _, _, _ := Loss(in, lp, []float64{1, -0.5}, Params{Estimate: "mix", MixWeight: 0.5, EUBOBeta: 1}); !close(loss, (6-1.553461542876321)/6) {
+		t.Fatalf("token-weighted loss %v", loss)
+	}
+	if loss, _, _, _ := Loss(in, lp, []float64{1, -0.5}, Params{Estimate: "mix", MixWeight: 0.5, EUBOBeta: 1, Agg: "sequence"}); !close(loss, (1.5-0.5*1.553461542876321)/2) {
+		t.Fatalf("per-sequence loss %v", loss)
+	}
 	if _, _, _, err := Loss(in, lp, []float64{1, -0.5}, Params{Estimate: "upper"}); err == nil {
 		t.Fatal("unknown estimate accepted")
 	}
