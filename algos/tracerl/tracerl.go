@@ -173,6 +173,11 @@ func ZeroTruncated(rewards []float64, samples []algos.Sample, eos, margin int) {
 type Params struct {
 	Eps  float64 // the ratio clip, symmetric (0.2 published)
 	Beta float64 // weight of the k3 KL to the rollout policy (0.01 published)
+	// Agg is how the per-token terms are averaged: "sequence" (or "", the
+	// published one) averages the clipped terms over each state row's tokens,
+	// sums the KL over them, and averages the rows; "token" averages both
+	// terms over every scored token of the update.
+	Agg string
 }
 
 // Loss is the TraceRL loss of one update (see the package doc): in.Tokens
@@ -185,11 +190,17 @@ func Loss(in *algos.Inputs, lp []float64, old [][]float64, adv []float64, p Para
 	}
 	grad := make([]float64, len(lp))
 	st := algos.Stats{RatioMin: math.Inf(1), RatioMax: math.Inf(-1)}
-	rows := 0
+	rows, total := 0, 0
 	for _, toks := range in.Tokens {
 		if len(toks) > 0 {
 			rows++
 		}
+		total += len(toks)
+	}
+	switch p.Agg {
+	case "", "sequence", "token":
+	default:
+		return 0, nil, algos.Stats{}, fmt.Errorf("tracerl loss: unknown aggregation %q (sequence, token)", p.Agg)
 	}
 	if rows == 0 {
 		return 0, grad, algos.Stats{}, nil
@@ -202,15 +213,18 @@ func Loss(in *algos.Inputs, lp []float64, old [][]float64, adv []float64, p Para
 		if len(toks) == 0 {
 			continue
 		}
-		perRow := 1 / float64(rows)
-		perTok := perRow / float64(len(toks))
+		// weights of a token's clipped term and of its KL
+		perTok, perKL := 1/float64(rows*len(toks)), 1/float64(rows)
+		if p.Agg == "token" {
+			perTok, perKL = 1/float64(total), 1/float64(total)
+		}
 		for k, e := range toks {
 			l := e.Value(lp)
 			pl, pg, c := algos.Surrogate(l, old[r][k], 0, adv[r], p.Eps, p.Eps, 0)
 			d := old[r][k] - l
 			kl := math.Exp(d) - d - 1
-			loss += perTok*pl + perRow*p.Beta*kl
-			g := perTok*pg + perRow*p.Beta*(1-math.Exp(d))
+			loss += perTok*pl + perKL*p.Beta*kl
+			g := perTok*pg + perKL*p.Beta*(1-math.Exp(d))
 			for j, row := range e.Rows {
 				grad[row] += g * e.W[j]
 			}

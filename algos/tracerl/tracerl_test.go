@@ -219,8 +219,27 @@ func TestLossByHand(t *testing.T) {
 	if st.Tokens != 3 || !near(st.ClipFrac, 2.0/3) || !near(st.RatioMax, 1.5) || !near(st.RatioMin, 0.5) {
 		t.Fatalf("stats %+v", st)
 	}
+	// token aggregation: both terms averaged over the 3 tokens
+	p.Agg = "token"
+	loss, grad, _, err = Loss(in, lp, old, adv, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = (-1.2 - 1 + 0.4 + 0.01*(klA+kl2)) / 3
+	if !near(loss, want) {
+		t.Fatalf("token loss %v, want %v", loss, want)
+	}
+	wantGrad = []float64{0.01 * (1 - 1/1.5) / 3, -1.0 / 3, 0.01 * (1 - 2) / 3}
+	for i := range wantGrad {
+		if !near(grad[i], wantGrad[i]) {
+			t.Fatalf("token grad %v, want %v", grad, wantGrad)
+		}
+	}
 	if _, _, _, err := Loss(in, lp, old[:1], adv, p); err == nil {
 		t.Fatal("mismatched old accepted")
+	}
+	if _, _, _, err := Loss(in, lp, old, adv, Params{Agg: "group"}); err == nil {
+		t.Fatal("unknown aggregation accepted")
 	}
 }
 
@@ -276,24 +295,26 @@ func TestLossGradient(t *testing.T) {
 			old[r][k] = lp[e.Rows[0]] + 0.5*rng.NormFloat64()
 		}
 	}
-	p := Params{Eps: 0.2, Beta: 0.05}
-	_, grad, st, err := Loss(in, lp, old, adv, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.ClipFrac == 0 || st.ClipFrac == 1 {
-		t.Fatalf("clip fraction %v: the check should cover both branches", st.ClipFrac)
-	}
-	const h = 1e-6
-	for r := range lp {
-		o := lp[r]
-		lp[r] = o + h
-		up, _, _, _ := Loss(in, lp, old, adv, p)
-		lp[r] = o - h
-		down, _, _, _ := Loss(in, lp, old, adv, p)
-		lp[r] = o
-		if num := (up - down) / (2 * h); math.Abs(num-grad[r]) > 1e-6 {
-			t.Fatalf("row %d: grad %v, finite difference %v", r, grad[r], num)
+	for _, agg := range []string{"sequence", "token"} {
+		p := Params{Eps: 0.2, Beta: 0.05, Agg: agg}
+		_, grad, st, err := Loss(in, lp, old, adv, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.ClipFrac == 0 || st.ClipFrac == 1 {
+			t.Fatalf("clip fraction %v: the check should cover both branches", st.ClipFrac)
+		}
+		const h = 1e-6
+		for r := range lp {
+			o := lp[r]
+			lp[r] = o + h
+			up, _, _, _ := Loss(in, lp, old, adv, p)
+			lp[r] = o - h
+			down, _, _, _ := Loss(in, lp, old, adv, p)
+			lp[r] = o
+			if num := (up - down) / (2 * h); math.Abs(num-grad[r]) > 1e-6 {
+				t.Fatalf("%s: row %d: grad %v, finite difference %v", agg, r, grad[r], num)
+			}
 		}
 	}
 }
