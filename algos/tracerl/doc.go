@@ -37,7 +37,8 @@
 //
 // Not implemented: dLLM-RL's optional diffusion value model (a second
 // network with a value head trained alongside the policy, whose per-step
-// values give GAE advantages over the trace, used with its block models
-// SDAR and TraDo); here every token of a completion gets the completion's
-// advantage, which is the published setting without a value model.
+// values give GAE advantages over the trace, in its *_with_value recipes);
+// here every token of a completion gets the completion's advantage, which is
+// the published setting without a value model (its LLaDA, Dream and MMaDA
+// recipes).
 package tracerl
