@@ -33,10 +33,10 @@ func Shrink(trace []int, k int) ([]int, error) {
 // still masked in it and the positions whose tokens the sampler decided from
 // it (the ones the loss scores there).
 type State struct {
-	Sample int // index of the completion in the batch
-	Step   int // the merged step
-	Masked []int
-	Scored []int
+	Sample int   `json:"completion"` // index of the completion in the batch
+	Step   int   `json:"step"`       // the merged step
+	Masked []int `json:"masked"`
+	Scored []int `json:"scored"`
 }
 
 // States builds the decoding states of every completion of a batch, in
@@ -78,19 +78,11 @@ func States(samples []algos.Sample, shrink, postNum, eos int) ([]State, error) {
 }
 
 // Inputs lays out states as model rows, one row per state: the completion's
-// prompt and tokens (prompts left-padded to the longest prompt among the
-// states' completions), its masked positions set to <mask>, targets and one
-// loss unit per state with its scored tokens.
+// prompt and tokens (prompts left-padded to the batch's longest, so every
+// chunk of a batch has one row length), its masked positions set to <mask>,
+// targets and one loss unit per state with its scored tokens.
 func Inputs(samples []algos.Sample, states []State, tok algos.Special) *algos.Inputs {
-	var used []algos.Sample
-	index := map[int]int{} // batch index -> index in used
-	for _, st := range states {
-		if _, ok := index[st.Sample]; !ok {
-			index[st.Sample] = len(used)
-			used = append(used, samples[st.Sample])
-		}
-	}
-	ids, valid, P, L := algos.Layout(used, 1, tok.Pad)
+	ids, valid, P, L := algos.Layout(samples, 1, tok.Pad)
 	in := &algos.Inputs{B: len(states), L: L, IDs: make([]int, 0, len(states)*L), Targets: make([]int, len(states)*L)}
 	if valid != nil {
 		in.Valid = make([]bool, 0, len(states)*L)
@@ -99,7 +91,7 @@ func Inputs(samples []algos.Sample, states []State, tok algos.Special) *algos.In
 		in.Targets[i] = -1
 	}
 	for r, st := range states {
-		u := index[st.Sample]
+		u := st.Sample
 		in.IDs = append(in.IDs, ids[u*L:(u+1)*L]...)
 		if valid != nil {
 			in.Valid = append(in.Valid, valid[u*L:(u+1)*L]...)
@@ -152,21 +144,6 @@ func Advantages(rewards []float64, G int, keepLow, keepHigh float64) (adv []floa
 		keep = append(keep, mean >= keepLow && mean <= keepHigh)
 	}
 	return adv, keep, nil
-}
-
-// ZeroTruncated sets to 0 the reward of every completion whose length up to
-// and including its first <eos> is at least its generation length minus
-// margin: dLLM-RL counts such a response as wrong (margin 5 there), since it
-// may have been cut off. margin 0 leaves the rewards as they are.
-func ZeroTruncated(rewards []float64, samples []algos.Sample, eos, margin int) {
-	if margin <= 0 {
-		return
-	}
-	for i, s := range samples {
-		if algos.CountedLength(s.Completion, eos) >= len(s.Completion)-margin {
-			rewards[i] = 0
-		}
-	}
 }
 
 // Params are the loss settings.

@@ -133,14 +133,14 @@ func TestInputsByHand(t *testing.T) {
 	if targets != 6 || in.Targets[4] != 6 || in.Targets[3*L+4] != 4 {
 		t.Fatalf("targets %v", in.Targets)
 	}
-	// a chunk with only the second completion lays it out unpadded
+	// a chunk keeps the batch's row length
 	lo, hi := Chunk(len(st), 1, 2)
 	if lo != 2 || hi != 5 {
 		t.Fatalf("chunk %d..%d", lo, hi)
 	}
-	in = Inputs(s, st[3:], tok)
-	if in.L != 6 || in.Valid != nil || in.IDs[0] != 2 {
-		t.Fatalf("chunk layout L %d valid %v ids %v", in.L, in.Valid, in.IDs)
+	in = Inputs(s, st[lo:hi], tok)
+	if in.B != 3 || in.L != L || !reflect.DeepEqual(in.IDs, wantIDs[2*L:]) || in.Tokens[1][1].Rows[0] != L+4 {
+		t.Fatalf("chunk layout %dx%d ids %v tokens %v", in.B, in.L, in.IDs, in.Tokens)
 	}
 }
 
@@ -181,12 +181,6 @@ func TestAdvantagesByHand(t *testing.T) {
 	}
 	if _, _, err := Advantages(r, 5, 0, 1); err == nil {
 		t.Fatal("ragged groups accepted")
-	}
-	rw := []float64{1, 1, 0.5}
-	ZeroTruncated(rw, []algos.Sample{{Completion: []int{5, 3, 3, 3, 3, 3, 3}}, {Completion: []int{5, 5, 5, 3, 3, 3, 3}}, {Completion: []int{5, 5, 5, 5, 5, 5, 5}}}, tok.EOS, 3)
-	// counted lengths 2, 4, 7 against 7 - 3 = 4
-	if !reflect.DeepEqual(rw, []float64{1, 0, 0}) {
-		t.Fatalf("truncated %v", rw)
 	}
 }
 
