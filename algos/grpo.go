@@ -3,7 +3,6 @@ package algos
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 )
 
 // Advantages turns the rewards of groups of G consecutive completions into
@@ -81,8 +80,8 @@ func Surrogate(l, lOld, lRef, A, epsLow, epsHigh, beta float64) (loss, grad floa
 // Estimate is how one completion token's log-probability is read off the
 // graph's per-row log-probabilities: sum_j W[j] * lp[Rows[j]].
 type Estimate struct {
-	Rows []int
-	W    []float64
+	Rows []int     `json:"rows"`
+	W    []float64 `json:"w"`
 }
 
 // Value evaluates the estimate.
@@ -101,12 +100,18 @@ type Inputs struct {
 	IDs     []int
 	Valid   []bool
 	Targets []int        // the token whose log-prob each row gives; -1 = none
-	Tokens  [][]Estimate // per completion, the counted tokens' estimates
+	Tokens  [][]Estimate // per completion, the counted units' estimates (a token's, or a sequence's for a sequence-level estimator)
+	// Draws are the estimator's random draws that the masks alone do not
+	// show (a masking ratio, a t per completion), by name, for --dump-batch.
+	Draws map[string]any
 }
 
 // Params are the loss settings.
 type Params struct {
 	EpsLow, EpsHigh, Beta float64
+	// Agg is how per-token terms are averaged (Aggregations): "token" or
+	// "sequence"; "" is "sequence", what remask did before the option.
+	Agg string
 }
 
 // Stats summarise one loss evaluation.
@@ -115,9 +120,11 @@ type Stats struct {
 	Tokens                                            int
 }
 
-// Loss evaluates the GRPO loss of a batch: per completion, the mean over its
-// counted tokens of Surrogate, then the mean over completions (completions
-// with no counted token are skipped). old and ref are the per-token estimates
+// Loss evaluates the GRPO loss of a batch. With p.Agg "sequence" (or ""):
+// per completion, the mean over its counted tokens of Surrogate, then the
+// mean over completions (completions with no counted token are skipped);
+// with "token": the sum over every counted token of the batch divided by
+// their number. old and ref are the per-token estimates
 // of the old and reference policies (same shape as in.Tokens); adv is one
 // advantage per completion. It returns the loss, d loss / d lp for every row,
 // and stats.
@@ -127,11 +134,17 @@ func Loss(in *Inputs, lp []float64, old, ref [][]float64, adv []float64, p Param
 	}
 	grad := make([]float64, len(lp))
 	st := Stats{RatioMin: math.Inf(1), RatioMax: math.Inf(-1)}
-	counted := 0
+	counted, total := 0, 0
 	for _, toks := range in.Tokens {
 		if len(toks) > 0 {
 			counted++
 		}
+		total += len(toks)
+	}
+	switch p.Agg {
+	case "", "sequence", "token":
+	default:
+		return 0, nil, Stats{}, fmt.Errorf("grpo loss: unknown aggregation %q (token, sequence)", p.Agg)
 	}
 	if counted == 0 {
 		return 0, grad, Stats{}, nil
@@ -145,6 +158,9 @@ func Loss(in *Inputs, lp []float64, old, ref [][]float64, adv []float64, p Param
 			return 0, nil, Stats{}, fmt.Errorf("grpo loss: completion %d has %d tokens, %d old, %d ref", i, len(toks), len(old[i]), len(ref[i]))
 		}
 		scale := 1 / (float64(len(toks)) * float64(counted))
+		if p.Agg == "token" {
+			scale = 1 / float64(total)
+		}
 		for k, e := range toks {
 			l := e.Value(lp)
 			tl, g, c := Surrogate(l, old[i][k], ref[i][k], adv[i], p.EpsLow, p.EpsHigh, p.Beta)
@@ -238,12 +254,30 @@ func Layout(samples []Sample, copies, padID int) (ids []int, valid []bool, P, L 
 // Special are the token ids the maskers need.
 type Special struct{ Mask, EOS, Pad, BOS int }
 
-// Masker is one algorithm: how the completions of a rollout batch are masked
-// at inner iteration iter (of mu) and how each token's log-probability is
-// estimated. batch is a random stream fixed for the whole rollout batch (the
-// same at every iteration); iterRNG is the iteration's own stream. The same
-// Inputs serve the policy, the old policy and the reference model.
-type Masker interface {
-	Name() string
-	Inputs(samples []Sample, iter, mu int, batch, iterRNG *rand.Rand) (*Inputs, error)
+// ClippedGRPO is the loss of the GRPO family (Loss with Params): the
+// clipped ratio against the rollout's policy, and the k3 KL to the
+// reference when beta > 0. An algorithm of the family embeds it beside its
+// masking.
+type ClippedGRPO struct {
+	Params Params
+	Mu     int
+}
+
+// NewClippedGRPO is the family's loss for resolved common settings.
+func NewClippedGRPO(c Common) ClippedGRPO {
+	return ClippedGRPO{Params: Params{EpsLow: c.EpsLow, EpsHigh: c.EpsHigh, Beta: c.Beta, Agg: c.LossAgg}, Mu: c.Mu}
+}
+
+// Needs: the old policy's estimates only when there are several inner
+// updates (with one, the ratio is exactly 1), the reference's only with a KL.
+func (g ClippedGRPO) Needs() (old, ref bool) { return g.Mu > 1, g.Params.Beta != 0 }
+
+// Loss is Loss; without reference estimates (beta 0) the KL term has no
+// weight, so the old estimates stand in for them.
+func (g ClippedGRPO) Loss(b LossBatch) (float64, []float64, Stats, error) {
+	ref := b.Ref
+	if ref == nil {
+		ref = b.Old
+	}
+	return Loss(b.In, b.LP, b.Old, ref, b.Adv, g.Params)
 }

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/remask/remask/algos/unigrpo"
 )
 
 const minimal = "data: {task: sudoku4x4, train: gen:10}\n"
@@ -424,7 +426,7 @@ gone_section: {a: 1}
 	if !reflect.DeepEqual(dropped, want) {
 		t.Errorf("dropped %q, want %q", dropped, want)
 	}
-	if c.Run.Seed != 7 || c.Algo.Mu != 3 || !c.Algo.TraceMasks || len(c.Rewards) != 1 || c.Rewards[0].Weight != 2 {
+	if c.Run.Seed != 7 || c.Algo.Mu != 3 || !c.Algo.Section("unigrpo").(*unigrpo.Config).TraceMasks || len(c.Rewards) != 1 || c.Rewards[0].Weight != 2 {
 		t.Errorf("kept fields lost: %+v", c)
 	}
 	// A current store has nothing to drop, and a bad value still fails with its line.

@@ -3,6 +3,7 @@ package configs
 import (
 	"fmt"
 	"reflect"
+	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -32,13 +33,46 @@ func diffValue(a, b reflect.Value, path string, out *[]Change) {
 			if !f.IsExported() {
 				continue
 			}
-			diffValue(a.Field(i), b.Field(i), join(path, yamlKey(f)), out)
+			p := path
+			if k := yamlKey(f); k != "" { // an inline field (algo's sections) keeps its parent's path
+				p = join(path, k)
+			}
+			diffValue(a.Field(i), b.Field(i), p, out)
+		}
+		return
+	}
+	if a.Kind() == reflect.Map && a.Type().Key().Kind() == reflect.String {
+		keys := map[string]bool{}
+		for _, k := range append(a.MapKeys(), b.MapKeys()...) {
+			keys[k.String()] = true
+		}
+		sorted := make([]string, 0, len(keys))
+		for k := range keys {
+			sorted = append(sorted, k)
+		}
+		sort.Strings(sorted)
+		for _, k := range sorted {
+			av, bv := a.MapIndex(reflect.ValueOf(k)), b.MapIndex(reflect.ValueOf(k))
+			if !av.IsValid() || !bv.IsValid() || av.IsNil() || bv.IsNil() {
+				if av.IsValid() != bv.IsValid() {
+					*out = append(*out, Change{Field: join(path, k), Old: describeValue(av), New: describeValue(bv)})
+				}
+				continue
+			}
+			diffValue(av.Elem().Elem(), bv.Elem().Elem(), join(path, k), out)
 		}
 		return
 	}
 	if !reflect.DeepEqual(a.Interface(), b.Interface()) {
 		*out = append(*out, Change{Field: path, Old: flowYAML(a.Interface()), New: flowYAML(b.Interface())})
 	}
+}
+
+func describeValue(v reflect.Value) string {
+	if !v.IsValid() {
+		return "absent"
+	}
+	return flowYAML(v.Interface())
 }
 
 // flowYAML is a value as it would be written in a config, on one line.

@@ -11,6 +11,8 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/remask/remask/algos"
 )
 
 // Load reads a run config file, applies "key=value" overrides and validates.
@@ -48,6 +50,11 @@ func parseNode(name string, doc *yaml.Node, overrides []string, checkMemory bool
 			return Config{}, fmt.Errorf("%s: %v", name, err)
 		}
 	}
+	// the algorithms' sections are decoded into their own types, not by viper
+	rawSections, err := takeSections(values, w.lines)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %v", name, err)
+	}
 	v := viper.New()
 	if err := v.MergeConfigMap(values); err != nil {
 		return Config{}, fmt.Errorf("%s: %v", name, err)
@@ -57,6 +64,14 @@ func parseNode(name string, doc *yaml.Node, overrides []string, checkMemory bool
 		key, val, err := parseOverride(o)
 		if err != nil {
 			return Config{}, err
+		}
+		if sec, sk, ok := sectionKey(key); ok {
+			if rawSections[sec] == nil {
+				rawSections[sec] = map[string]any{}
+			}
+			rawSections[sec][sk] = val
+			setBy["algo."+sec+"."+sk] = o
+			continue
 		}
 		v.Set(key, val)
 		setBy[key] = o
@@ -68,6 +83,14 @@ func parseNode(name string, doc *yaml.Node, overrides []string, checkMemory bool
 	}
 	if len(cfg.Rewards) == 0 {
 		cfg.Rewards = nil // "rewards: []" and no rewards are the same run, and YAML() stores them alike
+	}
+	if cfg.Algo.Sections, err = buildSections(rawSections); err != nil {
+		return Config{}, fmt.Errorf("%s: %v", name, err)
+	}
+	// the aggregation is resolved here, so that a run store keeps what the
+	// run used even if the algorithm's default changes later
+	if r, ok := algos.Lookup(cfg.Objective); ok && cfg.Algo.LossAgg == "" {
+		cfg.Algo.LossAgg = r.Defaults.LossAgg
 	}
 	validate := cfg.ValidateFields
 	if checkMemory {
@@ -114,7 +137,12 @@ func (p placed) Unwrap() error { return p.fields }
 func field(t reflect.Type, key string) (reflect.StructField, bool) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		if yamlKey(f) == key {
+		if k := yamlKey(f); k != "" && k == key {
+			return f, true
+		}
+	}
+	if t == algoType {
+		if f, _, ok := sectionField(key); ok {
 			return f, true
 		}
 	}
@@ -126,7 +154,12 @@ func yamlKey(f reflect.StructField) string { return strings.Split(f.Tag.Get("yam
 func keysOf(t reflect.Type) []string {
 	var ks []string
 	for i := 0; i < t.NumField(); i++ {
-		ks = append(ks, yamlKey(t.Field(i)))
+		if k := yamlKey(t.Field(i)); k != "" {
+			ks = append(ks, k)
+		}
+	}
+	if t == algoType {
+		ks = append(ks, sectionKeys()...)
 	}
 	return ks
 }
@@ -398,6 +431,7 @@ func ParseStored(name string, text []byte) (Config, []string, error) {
 	var dropped []string
 	if len(doc.Content) > 0 {
 		dropped = pruneUnknown(doc.Content[0], reflect.TypeOf(Config{}), "")
+		storedBeforeLossAgg(doc.Content[0])
 	}
 	// The pruned tree keeps its nodes' lines, so errors still point into the
 	// stored text that `remask ckpt show` prints.
@@ -439,4 +473,50 @@ func pruneUnknown(n *yaml.Node, t reflect.Type, path string) []string {
 		}
 	}
 	return dropped
+}
+
+// sectionKey splits an override's path algo.NAME.FIELD, or a flat key kept
+// from before sections (algo.p_mask_prompt), into section and field.
+func sectionKey(key string) (string, string, bool) {
+	parts := strings.SplitN(key, ".", 3)
+	if len(parts) < 2 || parts[0] != "algo" {
+		return "", "", false
+	}
+	_, full, ok := sectionField(parts[1])
+	if !ok {
+		return "", "", false
+	}
+	if len(parts) == 3 {
+		return parts[1], parts[2], true
+	}
+	sec, sk, _ := strings.Cut(strings.TrimPrefix(full, "algo."), ".")
+	return sec, sk, true
+}
+
+// storedBeforeLossAgg gives a stored RL config written before
+// algo.loss_agg existed the aggregation it ran with: per completion.
+func storedBeforeLossAgg(root *yaml.Node) {
+	if root.Kind != yaml.MappingNode {
+		return
+	}
+	var objective string
+	var algo *yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		switch root.Content[i].Value {
+		case "objective":
+			objective = root.Content[i+1].Value
+		case "algo":
+			algo = root.Content[i+1]
+		}
+	}
+	if _, rl := algos.Lookup(objective); !rl || algo == nil || algo.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(algo.Content); i += 2 {
+		if algo.Content[i].Value == "loss_agg" {
+			return
+		}
+	}
+	algo.Content = append(algo.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "loss_agg"},
+		&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "sequence"})
 }

@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/remask/remask/algos"
 )
 
 // source is this package's Go files, so that the reference can read the
@@ -115,6 +117,12 @@ func (d schemaDoc) rows(rows *[]refRow, t reflect.Type, v reflect.Value, path st
 			continue
 		}
 		p := path + "." + yamlKey(f)
+		if f.Type == reflect.TypeOf(Sections{}) {
+			if err := sectionRows(rows, path); err != nil {
+				return err
+			}
+			continue
+		}
 		if f.Type.Kind() == reflect.Struct {
 			if err := d.rows(rows, f.Type, v.Field(i), p); err != nil {
 				return err
@@ -267,4 +275,36 @@ func oneLine(c *ast.CommentGroup) string {
 		return ""
 	}
 	return strings.TrimSpace(designRef.ReplaceAllString(strings.Join(strings.Fields(c.Text()), " "), ""))
+}
+
+// sectionRows are the rows of every registered algorithm's section: its
+// fields' doc tags (the section's type lives in the algorithm's package,
+// whose comments this package does not read).
+func sectionRows(rows *[]refRow, path string) error {
+	for _, n := range algos.Names() {
+		r, _ := algos.Lookup(n)
+		if r.Section == nil {
+			continue
+		}
+		flat := map[string]string{}
+		for k, sk := range r.Flat {
+			flat[sk] = k
+		}
+		v := reflect.ValueOf(r.Section()).Elem()
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			p := path + "." + n + "." + yamlKey(f)
+			doc := f.Tag.Get("doc")
+			if doc == "" {
+				return fmt.Errorf("configs: field %s (%s.%s) has no doc tag", p, t, f.Name)
+			}
+			doc = n + ": " + doc
+			if k, ok := flat[yamlKey(f)]; ok {
+				doc += fmt.Sprintf(" (also accepted as %s.%s)", path, k)
+			}
+			*rows = append(*rows, refRow{p, typeName(f.Type), defaultText(v.Field(i)), doc})
+		}
+	}
+	return nil
 }

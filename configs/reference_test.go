@@ -68,6 +68,10 @@ func TestReferenceHasEveryField(t *testing.T) {
 				p = path + "." + p
 			}
 			switch ft := f.Type; {
+			case ft == reflect.TypeOf(Sections{}):
+				for name, sec := range Default().Algo.Sections {
+					walk(reflect.TypeOf(sec).Elem(), path+"."+name)
+				}
 			case ft.Kind() == reflect.Struct:
 				walk(ft, p)
 			case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:

@@ -12,7 +12,7 @@ type Config struct {
 	Run       Run          `yaml:"run" mapstructure:"run"`
 	Model     Model        `yaml:"model" mapstructure:"model"`
 	Data      Data         `yaml:"data" mapstructure:"data"`
-	Objective string       `yaml:"objective" mapstructure:"objective"` // mdlm | sft | edit | diffu_grpo | unigrpo | coupled_grpo
+	Objective string       `yaml:"objective" mapstructure:"objective"` // mdlm | sft | edit | an RL algorithm (remask algos lists them)
 	Optim     Optim        `yaml:"optim" mapstructure:"optim"`
 	Train     Train        `yaml:"train" mapstructure:"train"`
 	Sample    Sample       `yaml:"sample" mapstructure:"sample"`
@@ -117,28 +117,28 @@ func (r RewardSpec) Label() string {
 	return strings.Join(r.Exec, " ")
 }
 
-// Algo are the RL algorithm's settings (DESIGN.md section 6). Zero means the
-// algorithm's published default where the table gives one.
+// Algo are the RL algorithm's settings (DESIGN.md section 6): the fields
+// every algorithm shares, then one section per registered algorithm
+// (algo.NAME, see `remask algos`). Zero means the algorithm's published
+// default where the table gives one.
 type Algo struct {
-	Mu              int     `yaml:"mu" mapstructure:"mu"`                               // inner updates per rollout batch, 0 = default (diffu_grpo 8, unigrpo 4, coupled_grpo 2)
-	Beta            float64 `yaml:"beta" mapstructure:"beta"`                           // KL weight, -1 = default (diffu_grpo 0.04, unigrpo 0.04, coupled_grpo 0.01)
-	EpsLow          float64 `yaml:"eps_low" mapstructure:"eps_low"`                     // clip below 1 - eps_low
-	EpsHigh         float64 `yaml:"eps_high" mapstructure:"eps_high"`                   // clip above 1 + eps_high
-	PMaskPrompt     float64 `yaml:"p_mask_prompt" mapstructure:"p_mask_prompt"`         // diffu_grpo: prompt-token mask probability
-	Advantage       string  `yaml:"advantage" mapstructure:"advantage"`                 // mean | group_norm | loo, "" = default (diffu_grpo mean, unigrpo group_norm, coupled_grpo loo)
-	DropZeroSignal  bool    `yaml:"drop_zero_signal" mapstructure:"drop_zero_signal"`   // drop groups whose rewards are all equal (DAPO dynamic sampling)
-	MinSignalGroups int     `yaml:"min_signal_groups" mapstructure:"min_signal_groups"` // > 0: roll more prompts in a step until this many groups have unequal rewards (DAPO dynamic sampling; needs drop_zero_signal)
-	MaxRefills      int     `yaml:"max_refills" mapstructure:"max_refills"`             // dynamic sampling: extra batches of rollout.prompts per step at most (4)
-	RefSyncEvery    int     `yaml:"ref_sync_every" mapstructure:"ref_sync_every"`       // steps between reference re-syncs, 0 = frozen (d1: 64)
-	RefSyncAlpha    float64 `yaml:"ref_sync_alpha" mapstructure:"ref_sync_alpha"`       // ref = alpha policy + (1 - alpha) ref (d1: 0.6)
-	T               int     `yaml:"t" mapstructure:"t"`                                 // unigrpo: ratio discretisation T
-	TraceMasks      bool    `yaml:"trace_masks" mapstructure:"trace_masks"`             // unigrpo: mask the tokens the sampler committed last, not uniform ones (remask's option)
-	TMin            float64 `yaml:"t_min" mapstructure:"t_min"`                         // coupled_grpo: t ~ U(t_min, t_max)
-	TMax            float64 `yaml:"t_max" mapstructure:"t_max"`                         // coupled_grpo
+	Mu              int      `yaml:"mu" mapstructure:"mu"`                               // inner updates per rollout batch, 0 = the algorithm's default (remask algos)
+	Beta            float64  `yaml:"beta" mapstructure:"beta"`                           // KL weight, -1 = the algorithm's default (remask algos)
+	EpsLow          float64  `yaml:"eps_low" mapstructure:"eps_low"`                     // clip below 1 - eps_low
+	EpsHigh         float64  `yaml:"eps_high" mapstructure:"eps_high"`                   // clip above 1 + eps_high
+	Advantage       string   `yaml:"advantage" mapstructure:"advantage"`                 // mean | group_norm | loo, "" = the algorithm's default (remask algos)
+	LossAgg         string   `yaml:"loss_agg" mapstructure:"loss_agg"`                   // token (sum over the batch's counted tokens / their number; d1, DiffuCoder) | sequence (mean per completion, then over completions) | "" = the algorithm's published choice
+	DropZeroSignal  bool     `yaml:"drop_zero_signal" mapstructure:"drop_zero_signal"`   // drop groups whose rewards are all equal (DAPO dynamic sampling)
+	MinSignalGroups int      `yaml:"min_signal_groups" mapstructure:"min_signal_groups"` // > 0: roll more prompts in a step until this many groups have unequal rewards (DAPO dynamic sampling; needs drop_zero_signal)
+	MaxRefills      int      `yaml:"max_refills" mapstructure:"max_refills"`             // dynamic sampling: extra batches of rollout.prompts per step at most (4)
+	ZeroSignalSteps int      `yaml:"zero_signal_steps" mapstructure:"zero_signal_steps"` // warn loudly after this many steps in a row where no group had reward signal
+	RefSyncEvery    int      `yaml:"ref_sync_every" mapstructure:"ref_sync_every"`       // steps between reference re-syncs, 0 = frozen (d1: 64)
+	RefSyncAlpha    float64  `yaml:"ref_sync_alpha" mapstructure:"ref_sync_alpha"`       // ref = alpha policy + (1 - alpha) ref (d1: 0.6)
+	Sections        Sections `yaml:",inline" mapstructure:"-"`                           // algo.NAME: each registered algorithm's own settings
 }
 
 func defaultAlgo() Algo {
-	return Algo{MaxRefills: 4, Beta: -1, EpsLow: 0.5, EpsHigh: 0.5, PMaskPrompt: 0.15, RefSyncAlpha: 0.6, T: 1000, TMin: 0.2, TMax: 0.8}
+	return Algo{MaxRefills: 4, ZeroSignalSteps: 5, Beta: -1, EpsLow: 0.5, EpsHigh: 0.5, RefSyncAlpha: 0.6, Sections: defaultSections()}
 }
 
 // Run names the run and its randomness.

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/remask/remask/algos"
 )
 
 // FieldError is one invalid field: its dotted path (optim.lr, rewards[0].timeout)
@@ -96,7 +98,7 @@ func (c Config) ValidateFields() error {
 	c.validateRun(&p)
 	c.validateModel(&p)
 	c.validateData(&p)
-	p.oneOf("objective", c.Objective, "mdlm", "sft", "edit", "diffu_grpo", "unigrpo", "coupled_grpo")
+	p.oneOf("objective", c.Objective, append([]string{"mdlm", "sft", "edit"}, algos.Names()...)...)
 	c.validateOptim(&p)
 	c.validateTrain(&p)
 	c.validateSample(&p)
@@ -474,8 +476,7 @@ func (c Config) validateRewards(p *problems) {
 			p.bad(at+".failure_score", "%g must be finite", r.FailureScore)
 		}
 	}
-	rl := c.Objective == "diffu_grpo" || c.Objective == "unigrpo" || c.Objective == "coupled_grpo"
-	if rl && len(c.Rewards) == 0 {
+	if IsRL(c.Objective) && len(c.Rewards) == 0 {
 		p.bad("rewards", "objective %s needs at least one reward", c.Objective)
 	}
 }
@@ -488,10 +489,13 @@ func (c Config) validateAlgo(p *problems) {
 	}
 	p.inRange("algo.eps_low", a.EpsLow, 0, 1, false, true)
 	p.nonNegative("algo.eps_high", a.EpsHigh)
-	p.inRange("algo.p_mask_prompt", a.PMaskPrompt, 0, 1, false, false)
 	if a.Advantage != "" {
 		p.oneOf("algo.advantage", a.Advantage, "mean", "group_norm", "loo")
 	}
+	if a.LossAgg != "" {
+		p.oneOf("algo.loss_agg", a.LossAgg, algos.Aggregations...)
+	}
+	p.atLeast("algo.zero_signal_steps", a.ZeroSignalSteps, 1)
 	p.atLeast("algo.min_signal_groups", a.MinSignalGroups, 0)
 	p.atLeast("algo.max_refills", a.MaxRefills, 0)
 	if a.MinSignalGroups > 0 && !a.DropZeroSignal {
@@ -499,10 +503,7 @@ func (c Config) validateAlgo(p *problems) {
 	}
 	p.atLeast("algo.ref_sync_every", a.RefSyncEvery, 0)
 	p.inRange("algo.ref_sync_alpha", a.RefSyncAlpha, 0, 1, false, false)
-	p.atLeast("algo.t", a.T, 1)
-	if !(a.TMin > 0 && a.TMin <= a.TMax && a.TMax < 1) {
-		p.bad("algo.t_min", "need 0 < t_min %g <= t_max %g < 1", a.TMin, a.TMax)
-	}
+	a.validateSections(p)
 }
 
 func (c Config) validateEdit(p *problems) {

@@ -13,7 +13,6 @@ import (
 	"github.com/remask/remask/configs"
 	"github.com/remask/remask/data"
 	"github.com/remask/remask/model"
-	"github.com/remask/remask/reward"
 	"github.com/remask/remask/rollout"
 )
 
@@ -83,47 +82,34 @@ func Probe(ctx context.Context, cfg configs.Config, opt ProbeOptions) (ProbeRepo
 		return ProbeReport{}, err
 	}
 	defer closeRewards()
-	rs := resolveRL(cfg, tok)
+	rs, err := resolveRL(cfg, tok)
+	if err != nil {
+		return ProbeReport{}, err
+	}
+	rs.minSignal = 0 // one batch of opt.Prompts prompts, no refills
 	pool, err := rolloutPool(cfg, rs, rolloutOptions(cfg, tok, task), opt.Log)
 	if err != nil {
 		return ProbeReport{}, fmt.Errorf("rollout: %w", err)
 	}
 	defer pool.Close()
-	// the prompts of the run's first steps, in its order
-	it := data.NewIterator(len(exs), min(opt.Prompts, len(exs)), cfg.Run.Seed, data.Cursor{})
-	idx := it.Next()
-	prompts := make([][]int, len(idx))
-	for i, j := range idx {
-		if prompts[i], err = data.EncodePrompt(tok, exs[j]); err != nil {
-			return ProbeReport{}, fmt.Errorf("data.train example %d: %w", j, err)
+	prompts := make([][]int, len(exs))
+	for i, ex := range exs {
+		if prompts[i], err = data.EncodePrompt(tok, ex); err != nil {
+			return ProbeReport{}, fmt.Errorf("data.train example %d: %w", i, err)
 		}
 	}
-	groups, err := pool.Rollout(ctx, rollout.NewSnapshot(params, 0), 0, prompts)
+	// the prompts of the run's first step, in its order, collected as the run collects
+	col := &collector{tok: tok, exs: exs, prompts: prompts, comps: comps, pool: pool, rs: rs}
+	it := data.NewIterator(len(exs), min(opt.Prompts, len(exs)), cfg.Run.Seed, data.Cursor{})
+	batch, err := col.collect(ctx, rollout.NewSnapshot(params, 0), 0, it)
 	if err != nil {
 		return ProbeReport{}, err
 	}
-	var samples []algos.Sample
-	var completions []reward.Completion
-	for gi, g := range groups {
-		ex := exs[idx[gi]]
-		for s, toks := range g.Tokens {
-			completions = append(completions, reward.Completion{Prompt: ex.Prompt, Text: tok.DecodeAnswer(toks), Ref: ex.Ref})
-			samples = append(samples, algos.Sample{Prompt: prompts[gi], Completion: toks, Trace: g.Trace[s]})
-		}
-	}
-	rewards := make([]float64, len(samples))
-	rep := ProbeReport{Algorithm: cfg.Objective, Prompts: len(prompts), Group: rs.group, Splits: opt.Splits}
-	scored, err := reward.CombineBatch(comps, completions)
-	if err != nil {
-		return rep, err
-	}
-	for i, sc := range scored {
-		rewards[i] = sc.Total
-		rep.Reward += sc.Total / float64(len(samples))
-	}
-	adv, zero, err := algos.Advantages(rewards, rs.group, rs.advantage)
-	if err != nil {
-		return rep, err
+	G := rs.common.Group
+	samples, rewards, adv, zero, idx, groups := batch.Samples, batch.Rewards, batch.Advantages, batch.ZeroSignal, batch.Examples, batch.Groups
+	rep := ProbeReport{Algorithm: cfg.Objective, Prompts: len(groups), Group: G, Splits: opt.Splits}
+	for _, r := range rewards {
+		rep.Reward += r / float64(len(rewards))
 	}
 	var signal []int
 	for gi, z := range zero {
@@ -151,31 +137,35 @@ func Probe(ctx context.Context, cfg configs.Config, opt ProbeOptions) (ProbeRepo
 		for len(a) < genLen {
 			a = append(a, tok.EOSID())
 		}
-		refs[gi] = algos.Sample{Prompt: prompts[gi], Completion: a[:genLen]}
+		refs[gi] = algos.Sample{Prompt: prompts[idx[gi]], Completion: a[:genLen]}
 	}
-	gp := &gradProbe{tr: NewTrainer(params, NewAdamW(params, 0.9, 0.999, 1e-8, 0), Schedule{Kind: "constant"}, 0), p: rs.loss}
+	gp := &gradProbe{tr: NewTrainer(params, NewAdamW(params, 0.9, 0.999, 1e-8, 0), Schedule{Kind: "constant"}, 0)}
 	defer gp.tr.Close()
-	gather := func(set []int, ref bool) ([]algos.Sample, []float64) {
+	gather := func(set []int, ref bool) ([]algos.Sample, []float64, []float64) {
 		var s []algos.Sample
-		var a []float64
+		var r, a []float64
 		for _, gi := range set {
 			if ref {
-				s, a = append(s, refs[gi]), append(a, 1)
+				s, r, a = append(s, refs[gi]), append(r, 1), append(a, 1)
 				continue
 			}
-			s = append(s, samples[gi*rs.group:(gi+1)*rs.group]...)
-			a = append(a, adv[gi*rs.group:(gi+1)*rs.group]...)
+			s = append(s, samples[gi*G:(gi+1)*G]...)
+			r = append(r, rewards[gi*G:(gi+1)*G]...)
+			a = append(a, adv[gi*G:(gi+1)*G]...)
 		}
-		return s, a
+		return s, r, a
 	}
-	sp := algos.Special{Mask: tok.MaskID(), EOS: tok.EOSID(), Pad: tok.PadID(), BOS: tok.BOSID()}
-	uniform := unigrpo.Masker{T: 1000, Tok: sp}
+	// the supervised direction: the reference answers under uniform
+	// random-ratio masks, the clipped loss at ratio 1 (a plain likelihood gradient)
+	c := rs.common
+	uniform := unigrpo.Algorithm{Masker: unigrpo.Masker{T: 1000, Tok: c.Tok},
+		ClippedGRPO: algos.ClippedGRPO{Params: algos.Params{EpsLow: c.EpsLow, EpsHigh: c.EpsHigh, Agg: c.LossAgg}, Mu: 1}}
 	rep.SupervisedAlignment = math.NaN()
 	var supervised []float64
 	if refs != nil {
-		s, a := gather(signal, true)
+		s, r, a := gather(signal, true)
 		for d := uint64(0); d < 4; d++ {
-			g, err := gp.grad(uniform, s, a, 0, 1, rlRNG(cfg.Run.Seed, 0, int(d), purposeProbe))
+			g, err := gp.grad(uniform, s, r, a, 1, 0, 1, rlRNG(cfg.Run.Seed, 0, int(d), purposeProbe))
 			if err != nil {
 				return rep, err
 			}
@@ -195,8 +185,8 @@ func Probe(ctx context.Context, cfg configs.Config, opt ProbeOptions) (ProbeRepo
 		}
 		var gs [3][]float64
 		for j, set := range [][]int{A, B, A} {
-			s, a := gather(set, false)
-			if gs[j], err = gp.grad(rs.masker, s, a, 0, rs.mu, rlRNG(cfg.Run.Seed, k, j, purposeProbe+2)); err != nil {
+			s, r, a := gather(set, false)
+			if gs[j], err = gp.grad(rs.algo, s, r, a, G, 0, c.Mu, rlRNG(cfg.Run.Seed, k, j, purposeProbe+2)); err != nil {
 				return rep, err
 			}
 		}
@@ -215,14 +205,13 @@ const purposeProbe uint64 = 40
 // gradProbe computes loss gradients without applying them.
 type gradProbe struct {
 	tr *Trainer
-	p  algos.Params
 }
 
-// grad is the gradient of the GRPO loss at ratio 1 (old = the policy, so it
-// is the policy gradient of the estimate; the KL term's gradient vanishes
-// with ref = the policy) for one mask draw from rng.
-func (g *gradProbe) grad(m algos.Masker, s []algos.Sample, adv []float64, iter, mu int, rng *rand.Rand) ([]float64, error) {
-	in, err := m.Inputs(s, iter, mu, rng, rng)
+// grad is the gradient of the algorithm's loss at ratio 1 (old = the
+// policy, so it is the policy gradient of the estimate; a KL term's
+// gradient vanishes with ref = the policy) for one mask draw from rng.
+func (g *gradProbe) grad(a algos.Algorithm, s []algos.Sample, rewards, adv []float64, group, iter, mu int, rng *rand.Rand) ([]float64, error) {
+	in, err := a.Inputs(s, iter, mu, rng, rng)
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +221,7 @@ func (g *gradProbe) grad(m algos.Masker, s []algos.Sample, adv []float64, iter, 
 	}
 	b := model.Batch{IDs: in.IDs, Valid: in.Valid, Targets: in.Targets, Loss: func(lp []float64) (float64, []float64, error) {
 		o := algos.EstimateAll(in, lp)
-		l, gr, _, err := algos.Loss(in, lp, o, o, adv, g.p)
+		l, gr, _, err := a.Loss(algos.LossBatch{In: in, LP: lp, Old: o, Ref: o, Adv: adv, Rewards: rewards, Group: group})
 		return l, gr, err
 	}}
 	if _, _, err := tg.Run(b); err != nil {

@@ -2,21 +2,15 @@ package trainer
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/remask/remask/algos"
-	"github.com/remask/remask/algos/coupledgrpo"
-	"github.com/remask/remask/algos/diffugrpo"
-	"github.com/remask/remask/algos/unigrpo"
 	"github.com/remask/remask/checkpoint"
 	"github.com/remask/remask/configs"
 	"github.com/remask/remask/data"
@@ -26,19 +20,16 @@ import (
 	natsrollout "github.com/remask/remask/rollout/nats"
 )
 
-// IsRL reports whether an objective is one of the RL algorithms.
-func IsRL(objective string) bool {
-	return objective == "diffu_grpo" || objective == "unigrpo" || objective == "coupled_grpo"
-}
+// IsRL reports whether an objective is one of the registered RL algorithms
+// (algos.Register; `remask algos` lists them).
+func IsRL(objective string) bool { return configs.IsRL(objective) }
 
-// rlSettings are the algorithm's resolved settings: zeros in the config take
-// the published defaults of DESIGN.md section 6.
+// rlSettings are the algorithm and its resolved settings: zeros in the
+// config take the algorithm's published defaults (algos.Registration).
 type rlSettings struct {
-	masker    algos.Masker
-	group, mu int
-	beta      float64
-	advantage string
-	loss      algos.Params
+	name   string
+	algo   algos.Algorithm
+	common algos.Common
 	// dynamic sampling: roll further batches of prompts, at most maxRefills,
 	// until minSignal groups have unequal rewards (0 = off)
 	minSignal, maxRefills int
@@ -55,38 +46,21 @@ func sameTotals(g []reward.Scored) bool {
 	return true
 }
 
-func resolveRL(cfg configs.Config, tok *data.Tokenizer) rlSettings {
-	sp := algos.Special{Mask: tok.MaskID(), EOS: tok.EOSID(), Pad: tok.PadID(), BOS: tok.BOSID()}
+// resolveRL builds the config's algorithm from the registry.
+func resolveRL(cfg configs.Config, tok *data.Tokenizer) (rlSettings, error) {
+	reg, ok := algos.Lookup(cfg.Objective)
+	if !ok {
+		return rlSettings{}, fmt.Errorf("objective %q is not a registered RL algorithm (%s)", cfg.Objective, strings.Join(algos.Names(), ", "))
+	}
 	a := cfg.Algo
-	s := rlSettings{group: cfg.Rollout.Group, mu: a.Mu, beta: a.Beta, advantage: a.Advantage,
-		loss: algos.Params{EpsLow: a.EpsLow, EpsHigh: a.EpsHigh}, minSignal: a.MinSignalGroups, maxRefills: a.MaxRefills}
-	def := func(group, mu int, beta float64, adv string) {
-		if s.group == 0 {
-			s.group = group
-		}
-		if s.mu == 0 {
-			s.mu = mu
-		}
-		if s.beta < 0 {
-			s.beta = beta
-		}
-		if s.advantage == "" {
-			s.advantage = adv
-		}
+	c := reg.Resolve(algos.Common{
+		Tok:   algos.Special{Mask: tok.MaskID(), EOS: tok.EOSID(), Pad: tok.PadID(), BOS: tok.BOSID()},
+		Group: cfg.Rollout.Group, Mu: a.Mu, Beta: a.Beta, EpsLow: a.EpsLow, EpsHigh: a.EpsHigh, Advantage: a.Advantage, LossAgg: a.LossAgg})
+	algo, err := reg.New(a.Section(cfg.Objective), c)
+	if err != nil {
+		return rlSettings{}, fmt.Errorf("algo.%s: %w", cfg.Objective, err)
 	}
-	switch cfg.Objective {
-	case "diffu_grpo":
-		s.masker = diffugrpo.Masker{PMaskPrompt: a.PMaskPrompt, Tok: sp}
-		def(6, 8, 0.04, "mean")
-	case "unigrpo":
-		s.masker = unigrpo.Masker{T: a.T, Tok: sp, TraceMasks: a.TraceMasks}
-		def(6, 4, 0.04, "group_norm")
-	case "coupled_grpo":
-		s.masker = coupledgrpo.Masker{TMin: a.TMin, TMax: a.TMax, Tok: sp}
-		def(10, 2, 0.01, "loo")
-	}
-	s.loss.Beta = s.beta
-	return s
+	return rlSettings{name: reg.Name, algo: algo, common: c, minSignal: a.MinSignalGroups, maxRefills: a.MaxRefills}, nil
 }
 
 // RewardComponents builds the weighted rewards of a config and starts its
@@ -158,7 +132,7 @@ func rolloutOptions(cfg configs.Config, tok *data.Tokenizer, task data.Task) rol
 // size and the run seed, so a probe samples what the run's first step
 // samples; in process (rollout.backend local) or on NATS workers.
 func rolloutPool(cfg configs.Config, rs rlSettings, ro rollout.Options, log zerolog.Logger) (rollout.Backend, error) {
-	pc := rollout.PoolConfig{Workers: cfg.Rollout.Workers, Group: rs.group, Seed: uint64(cfg.Run.Seed), Options: ro}
+	pc := rollout.PoolConfig{Workers: cfg.Rollout.Workers, Group: rs.common.Group, Seed: uint64(cfg.Run.Seed), Options: ro}
 	if r := cfg.Rollout; r.Backend == "nats" {
 		n := r.NATS
 		return natsrollout.Open(natsrollout.Settings{URL: n.URL, User: n.User, Password: string(n.Password), Token: string(n.Token), Creds: n.Creds,
@@ -180,25 +154,300 @@ func estimates(inf *model.Inference, in *algos.Inputs) ([][]float64, error) {
 	return algos.EstimateAll(in, lp), nil
 }
 
-// dumpedBatch is what --dump-batch writes for one inner iteration: enough to
-// recompute the loss independently.
-type dumpedBatch struct {
-	Step, Iter int
-	Algorithm  string
-	B, L       int
-	IDs        []int
-	Valid      []bool
-	Targets    []int
-	Tokens     [][]algos.Estimate
-	LogProbs   []float64 // the policy's per-row log-probs at this update
-	Old, Ref   [][]float64
-	Advantages []float64
-	Params     algos.Params
-	Loss       float64
+// Batch is what the collect phase of one RL step produces and the update
+// phase learns from (`remask probe` collects the same way): the groups
+// rolled out with the step's snapshot, their rewards and advantages.
+// Completion i belongs to group i / Group; the arrays are in group order.
+type Batch struct {
+	Step     int
+	Group    int               // completions per prompt
+	Snapshot *rollout.Snapshot // the policy the completions were sampled with (the old policy)
+	Groups   []rollout.Group
+	Examples []int // per group, the index of its example in the training set
+	Samples  []algos.Sample
+	// the completions as the rewards saw them, and their scores
+	Completions []reward.Completion
+	Scored      []reward.Scored
+	Rewards     []float64 // per completion, the weighted total
+	Advantages  []float64 // per completion (algo.advantage)
+	ZeroSignal  []bool    // per group: all its rewards are equal
+	Rounds      int       // rollout rounds (more than 1 with dynamic sampling)
+	FirstRound  int       // groups of the first round, before any refill
 }
 
-// trainRL is the RL loop: prompts -> rollout pool -> rewards -> advantages ->
-// mu inner updates through the shared trainer -> metrics -> checkpoint.
+// SignalGroups counts the groups whose rewards differ.
+func (b *Batch) SignalGroups() int {
+	n := 0
+	for _, z := range b.ZeroSignal {
+		if !z {
+			n++
+		}
+	}
+	return n
+}
+
+// ZeroSignalFrac is the fraction of the first round's groups (before any
+// refill) whose rewards are all equal: the share of prompts that teach
+// nothing at the current policy.
+func (b *Batch) ZeroSignalFrac() float64 {
+	if b.FirstRound == 0 {
+		return 0
+	}
+	n := 0
+	for _, z := range b.ZeroSignal[:b.FirstRound] {
+		if z {
+			n++
+		}
+	}
+	return float64(n) / float64(b.FirstRound)
+}
+
+// collector runs the collect phase: rollout, rewards, advantages.
+type collector struct {
+	tok     *data.Tokenizer
+	exs     []data.Example
+	prompts [][]int
+	comps   []reward.Component
+	pool    rollout.Backend
+	rs      rlSettings
+}
+
+// collect rolls out the iterator's next prompts with snap and scores them;
+// with dynamic sampling (rs.minSignal > 0), further batches until enough
+// groups carry signal or the refills run out.
+func (c *collector) collect(ctx context.Context, snap *rollout.Snapshot, step int, it *data.Iterator) (*Batch, error) {
+	G := c.rs.common.Group
+	b := &Batch{Step: step, Group: G, Snapshot: snap}
+	signal := 0
+	for {
+		idx := it.Next()
+		batchPrompts := make([][]int, len(idx))
+		for i, j := range idx {
+			batchPrompts[i] = c.prompts[j]
+		}
+		gs, err := c.pool.RolloutFrom(ctx, snap, step, len(b.Groups), batchPrompts)
+		if err != nil {
+			return nil, err
+		}
+		var cs []reward.Completion
+		for gi, g := range gs {
+			ex := c.exs[idx[gi]]
+			for s, toks := range g.Tokens {
+				cs = append(cs, reward.Completion{Prompt: ex.Prompt, Text: c.tok.DecodeAnswer(toks), Ref: ex.Ref})
+				b.Samples = append(b.Samples, algos.Sample{Prompt: batchPrompts[gi], Completion: toks, Trace: g.Trace[s]})
+			}
+		}
+		// one batch, so exec plugins pipeline it and code rewards run their
+		// sandboxes in parallel
+		sc, err := reward.CombineBatch(c.comps, cs)
+		if err != nil {
+			return nil, fmt.Errorf("step %d: %w", step, err)
+		}
+		for gi := range gs {
+			if !sameTotals(sc[gi*G : (gi+1)*G]) {
+				signal++
+			}
+		}
+		b.Groups, b.Examples = append(b.Groups, gs...), append(b.Examples, idx...)
+		b.Completions, b.Scored = append(b.Completions, cs...), append(b.Scored, sc...)
+		b.Rounds++
+		if b.Rounds == 1 {
+			b.FirstRound = len(gs)
+		}
+		if c.rs.minSignal == 0 || signal >= c.rs.minSignal || b.Rounds > c.rs.maxRefills {
+			break
+		}
+	}
+	b.Rewards = make([]float64, len(b.Scored))
+	for i, sc := range b.Scored {
+		b.Rewards[i] = sc.Total
+	}
+	var err error
+	b.Advantages, b.ZeroSignal, err = algos.Advantages(b.Rewards, G, c.rs.common.Advantage)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// metrics are the collect phase's figures for the step's metrics row.
+func (b *Batch) metrics(eos int, dynamic bool, m map[string]float64) {
+	var entSum float64
+	for _, g := range b.Groups {
+		for _, e := range g.Entropy {
+			entSum += e
+		}
+	}
+	compSum := map[string]float64{}
+	failures := 0
+	var rMean, aAbs, lenSum float64
+	for i, sc := range b.Scored {
+		for k, v := range sc.Components {
+			compSum[k] += v
+		}
+		failures += len(sc.Failures)
+		rMean += b.Rewards[i]
+		aAbs += math.Abs(b.Advantages[i])
+		lenSum += float64(algos.CountedLength(b.Samples[i].Completion, eos))
+	}
+	n := float64(len(b.Rewards))
+	m["reward"] = rMean / n
+	for k, v := range compSum {
+		m["reward/"+k] = v / n
+	}
+	m["adv_abs_mean"] = aAbs / n
+	m["zero_signal_groups"] = float64(len(b.ZeroSignal) - b.SignalGroups())
+	m["zero_signal_frac"] = b.ZeroSignalFrac()
+	m["completion_len"] = lenSum / n
+	m["entropy"] = entSum / n
+	m["reward_failures"] = float64(failures)
+	if dynamic {
+		m["rollout_rounds"] = float64(b.Rounds)
+		m["prompts_rolled"] = float64(len(b.Groups))
+	}
+}
+
+// logged are the first group's first completions, kept with the step.
+func (b *Batch) logged() []checkpoint.Sample {
+	var out []checkpoint.Sample
+	for s := 0; s < min(4, b.Group, len(b.Scored)); s++ {
+		c, sc := b.Completions[s], b.Scored[s]
+		out = append(out, checkpoint.Sample{Prompt: c.Prompt, Completion: c.Text, Reward: sc.Total, Components: sc.Components,
+			Failures: sc.Failures, Details: sc.Details, Trace: b.Groups[0].Trace[s]})
+	}
+	return out
+}
+
+// learnable is what the update trains on: every group, or with
+// algo.drop_zero_signal those with signal (with dynamic sampling, the
+// first minSignal of them, so the update's batch keeps one shape once
+// enough were found). It returns the samples, their rewards and
+// advantages.
+func (b *Batch) learnable(drop bool, minSignal int) ([]algos.Sample, []float64, []float64) {
+	if !drop {
+		return b.Samples, b.Rewards, b.Advantages
+	}
+	var ks []algos.Sample
+	var kr, ka []float64
+	kept, G := 0, b.Group
+	for gi := range b.Groups {
+		if b.ZeroSignal[gi] || (minSignal > 0 && kept == minSignal) {
+			continue
+		}
+		kept++
+		ks = append(ks, b.Samples[gi*G:(gi+1)*G]...)
+		kr = append(kr, b.Rewards[gi*G:(gi+1)*G]...)
+		ka = append(ka, b.Advantages[gi*G:(gi+1)*G]...)
+	}
+	return ks, kr, ka
+}
+
+// signalWatch warns when rewards stop separating completions: once per run
+// when most groups (> 50%) of a step carry no signal, and loudly whenever no
+// group at all had signal for `patience` steps in a row.
+type signalWatch struct {
+	patience int
+	warned   bool
+	streak   int
+}
+
+func (w *signalWatch) observe(log zerolog.Logger, step int, b *Batch, rewardMean float64) {
+	frac := b.ZeroSignalFrac()
+	if frac > 0.5 && !w.warned {
+		w.warned = true
+		log.Warn().Int("step", step).Float64("zero_signal_frac", frac).Float64("reward", rewardMean).
+			Msg("most groups have no reward signal (all completions of a prompt score the same): they teach nothing; consider algo.drop_zero_signal with algo.min_signal_groups, a larger rollout.group, a higher rollout.temperature or a shaped reward")
+	}
+	if b.SignalGroups() > 0 {
+		w.streak = 0
+		return
+	}
+	w.streak++
+	if w.streak%w.patience == 0 {
+		log.Error().Int("step", step).Int("steps_without_signal", w.streak).Float64("zero_signal_frac", frac).Float64("reward", rewardMean).
+			Msgf("NO REWARD SIGNAL for %d steps in a row: every group's completions scored the same (mean reward %g); the loss is zero and the policy is not learning", w.streak, rewardMean)
+	}
+}
+
+// updater runs the update phase: mu inner updates of the algorithm's loss
+// through the shared trainer.
+type updater struct {
+	cfg    configs.Config
+	rs     rlSettings
+	tr     *Trainer
+	refInf *model.Inference
+	opt    Options
+}
+
+// update trains on b's learnable groups, writing the dump when asked, and
+// adds the update's figures to m. It returns the last inner update's stats
+// (last, unchanged, when no group was learnable).
+func (u *updater) update(b *Batch, m map[string]float64, last StepStats) (StepStats, error) {
+	samples, rewards, adv := b.learnable(u.cfg.Algo.DropZeroSignal, u.rs.minSignal)
+	if len(samples) == 0 {
+		return last, nil
+	}
+	step, mu, seed := b.Step, u.rs.common.Mu, u.cfg.Run.Seed
+	needOld, needRef := u.rs.algo.Needs()
+	// the inputs and the old and reference estimates first, without gradients
+	inputs := make([]*algos.Inputs, mu)
+	olds := make([][][]float64, mu)
+	refs := make([][][]float64, mu)
+	oldInf := model.NewInference(b.Snapshot.Params)
+	for k := 0; k < mu; k++ {
+		in, err := u.rs.algo.Inputs(samples, k, mu, rlRNG(seed, step, 0, purposeRLBatch), rlRNG(seed, step, k, purposeRLIter))
+		if err != nil {
+			return last, err
+		}
+		inputs[k] = in
+		if needOld {
+			if olds[k], err = estimates(oldInf, in); err != nil {
+				return last, err
+			}
+		}
+		if needRef {
+			if refs[k], err = estimates(u.refInf, in); err != nil {
+				return last, err
+			}
+		}
+	}
+	var stats algos.Stats
+	for k := 0; k < mu; k++ {
+		u.opt.at("update", step)
+		in := inputs[k]
+		lb := algos.LossBatch{In: in, Old: olds[k], Ref: refs[k], Adv: adv, Rewards: rewards, Group: b.Group}
+		batch := model.Batch{IDs: in.IDs, Valid: in.Valid, Targets: in.Targets, Loss: func(lp []float64) (float64, []float64, error) {
+			lb.LP = lp
+			if olds[k] == nil { // the old policy is the policy itself, detached: every ratio is exactly 1
+				lb.Old = algos.EstimateAll(in, lp)
+			}
+			loss, grad, s, err := u.rs.algo.Loss(lb)
+			stats = s
+			return loss, grad, err
+		}}
+		var err error
+		if last, err = u.tr.Update(step, in.B, in.L, batch); err != nil {
+			return last, fmt.Errorf("step %d iteration %d: %w", step, k, err)
+		}
+		if u.opt.DumpBatch != "" {
+			if err := writeDump(u.opt.DumpBatch, newDump(u.cfg, u.rs, b, samples, rewards, k, lb, last.Loss)); err != nil {
+				return last, err
+			}
+		}
+	}
+	m["loss"] = last.Loss
+	m["grad_norm"] = last.GradNorm
+	m["kl"] = stats.KL
+	m["clip_frac"] = stats.ClipFrac
+	m["ratio_mean"] = stats.RatioMean
+	m["ratio_min"] = stats.RatioMin
+	m["ratio_max"] = stats.RatioMax
+	return last, nil
+}
+
+// trainRL is the RL loop: each step collects (rollout, rewards, advantages),
+// updates (mu inner updates through the shared trainer), then does the
+// after-step work (reference sync, metrics, eval, checkpoint).
 func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, error) {
 	t0 := time.Now()
 	log := opt.Log
@@ -226,7 +475,10 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 		return Summary{}, err
 	}
 	defer closeRewards()
-	rs := resolveRL(cfg, tok)
+	rs, err := resolveRL(cfg, tok)
+	if err != nil {
+		return Summary{}, err
+	}
 	ro := rolloutOptions(cfg, tok, task)
 	pool, err := rolloutPool(cfg, rs, ro, log)
 	if err != nil {
@@ -254,10 +506,13 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 	defer tr.Close()
 	it := data.NewIterator(len(prompts), cfg.Rollout.Prompts, cfg.Run.Seed, cursor)
 	evalOpts := SampleOptions(cfg, tok, task)
-	refInf := model.NewInference(ref)
+	col := &collector{tok: tok, exs: trainEx, prompts: prompts, comps: comps, pool: pool, rs: rs}
+	upd := &updater{cfg: cfg, rs: rs, tr: tr, refInf: model.NewInference(ref), opt: opt}
+	watch := &signalWatch{patience: max(cfg.Algo.ZeroSignalSteps, 1)}
 
-	log.Info().Str("store", path).Str("algorithm", rs.masker.Name()).Int("group", rs.group).Int("mu", rs.mu).
-		Float64("beta", rs.beta).Str("advantage", rs.advantage).Int("workers", pool.Workers()).Int("steps", cfg.Train.Steps).Msg("RL training")
+	c := rs.common
+	log.Info().Str("store", path).Str("algorithm", rs.name).Int("group", c.Group).Int("mu", c.Mu).
+		Float64("beta", c.Beta).Str("advantage", c.Advantage).Str("loss_agg", c.LossAgg).Int("workers", pool.Workers()).Int("steps", cfg.Train.Steps).Msg("RL training")
 
 	sum := resumedSummary(path, run)
 	save := func(step int, metrics map[string]float64) error {
@@ -312,203 +567,31 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 			return interrupted(step, stepCursor)
 		}
 		metrics := map[string]float64{}
-		// 1. rollout with a frozen snapshot of the policy; with dynamic
-		// sampling, further batches of prompts until enough groups carry signal
+		// 1. collect: rollout with a frozen snapshot of the policy, rewards, advantages
 		tRoll := time.Now()
-		snap := rollout.NewSnapshot(params, step)
-		var (
-			samples     []algos.Sample
-			completions []reward.Completion
-			scored      []reward.Scored
-			groups      []rollout.Group
-			rollErr     error
-		)
-		rounds, signal := 0, 0
 		opt.at("rollout", step)
-		for {
-			idx := it.Next()
-			batchPrompts := make([][]int, len(idx))
-			for i, j := range idx {
-				batchPrompts[i] = prompts[j]
-			}
-			gs, err := pool.RolloutFrom(ctx, snap, step, len(groups), batchPrompts)
-			if err != nil {
-				rollErr = err
-				break
-			}
-			var cs []reward.Completion
-			for gi, g := range gs {
-				ex := trainEx[idx[gi]]
-				for s, toks := range g.Tokens {
-					cs = append(cs, reward.Completion{Prompt: ex.Prompt, Text: tok.DecodeAnswer(toks), Ref: ex.Ref})
-					samples = append(samples, algos.Sample{Prompt: batchPrompts[gi], Completion: toks, Trace: g.Trace[s]})
-				}
-			}
-			// 2. rewards: one batch, so exec plugins pipeline it and code
-			// rewards run their sandboxes in parallel
-			sc, err := reward.CombineBatch(comps, cs)
-			if err != nil {
-				return sum, fmt.Errorf("step %d: %w", step, err)
-			}
-			for gi := range gs {
-				if !sameTotals(sc[gi*rs.group : (gi+1)*rs.group]) {
-					signal++
-				}
-			}
-			groups, completions, scored = append(groups, gs...), append(completions, cs...), append(scored, sc...)
-			rounds++
-			if rs.minSignal == 0 || signal >= rs.minSignal || rounds > rs.maxRefills {
-				break
-			}
-		}
-		if rollErr != nil {
+		b, err := col.collect(ctx, rollout.NewSnapshot(params, step), step, it)
+		if err != nil {
 			if ctx.Err() != nil {
 				return interrupted(step, stepCursor)
 			}
-			return sum, fmt.Errorf("step %d: %w", step, rollErr)
+			return sum, fmt.Errorf("step %d: %w", step, err)
 		}
 		metrics["rollout_s"] = time.Since(tRoll).Seconds()
 		for k, v := range pool.Metrics() {
 			metrics[k] = v
 		}
-		var entSum float64
-		for _, g := range groups {
-			for _, e := range g.Entropy {
-				entSum += e
-			}
-		}
-		rewards := make([]float64, len(scored))
-		compSum := map[string]float64{}
-		failures := 0
-		var logged []checkpoint.Sample
-		for i, sc := range scored {
-			rewards[i] = sc.Total
-			for k, v := range sc.Components {
-				compSum[k] += v
-			}
-			failures += len(sc.Failures)
-			if gi, s := i/rs.group, i%rs.group; gi == 0 && s < 4 {
-				c := completions[i]
-				logged = append(logged, checkpoint.Sample{Prompt: c.Prompt, Completion: c.Text, Reward: sc.Total, Components: sc.Components,
-					Failures: sc.Failures, Details: sc.Details, Trace: groups[0].Trace[s]})
-			}
-		}
-		adv, zero, err := algos.Advantages(rewards, rs.group, rs.advantage)
-		if err != nil {
-			return sum, err
-		}
-		nZero := 0
-		for _, z := range zero {
-			if z {
-				nZero++
-			}
-		}
-		var rMean, aAbs, lenSum float64
-		for i, r := range rewards {
-			rMean += r
-			aAbs += math.Abs(adv[i])
-			lenSum += float64(algos.CountedLength(samples[i].Completion, tok.EOSID()))
-		}
-		n := float64(len(rewards))
-		metrics["reward"] = rMean / n
-		for k, v := range compSum {
-			metrics["reward/"+k] = v / n
-		}
-		metrics["adv_abs_mean"] = aAbs / n
-		metrics["zero_signal_groups"] = float64(nZero)
-		metrics["completion_len"] = lenSum / n
-		metrics["entropy"] = entSum / n
-		metrics["reward_failures"] = float64(failures)
-		if rs.minSignal > 0 {
-			metrics["rollout_rounds"] = float64(rounds)
-			metrics["prompts_rolled"] = float64(len(groups))
-		}
-		if cfg.Algo.DropZeroSignal {
-			// with dynamic sampling, the first minSignal groups with signal:
-			// the update's batch keeps one shape once enough were found
-			var ks []algos.Sample
-			var ka []float64
-			kept := 0
-			for gi := range groups {
-				if zero[gi] || (rs.minSignal > 0 && kept == rs.minSignal) {
-					continue
-				}
-				kept++
-				ks = append(ks, samples[gi*rs.group:(gi+1)*rs.group]...)
-				ka = append(ka, adv[gi*rs.group:(gi+1)*rs.group]...)
-			}
-			samples, adv = ks, ka
-		}
-		// 3. mu inner updates; old and reference estimates first, without gradients
+		b.metrics(tok.EOSID(), rs.minSignal > 0, metrics)
+		watch.observe(log, step+1, b, metrics["reward"])
+		// 2. update
 		tUpd := time.Now()
-		if len(samples) > 0 {
-			inputs := make([]*algos.Inputs, rs.mu)
-			olds := make([][][]float64, rs.mu)
-			refs := make([][][]float64, rs.mu)
-			oldInf := model.NewInference(snap.Params)
-			for k := 0; k < rs.mu; k++ {
-				in, err := rs.masker.Inputs(samples, k, rs.mu, rlRNG(cfg.Run.Seed, step, 0, purposeRLBatch), rlRNG(cfg.Run.Seed, step, k, purposeRLIter))
-				if err != nil {
-					return sum, err
-				}
-				inputs[k] = in
-				if rs.mu > 1 {
-					if olds[k], err = estimates(oldInf, in); err != nil {
-						return sum, err
-					}
-				}
-				if rs.beta != 0 {
-					if refs[k], err = estimates(refInf, in); err != nil {
-						return sum, err
-					}
-				}
-			}
-			var stats algos.Stats
-			for k := 0; k < rs.mu; k++ {
-				opt.at("update", step)
-				in, old, refK := inputs[k], olds[k], refs[k]
-				var lpSeen []float64
-				batch := model.Batch{IDs: in.IDs, Valid: in.Valid, Targets: in.Targets, Loss: func(lp []float64) (float64, []float64, error) {
-					o := old
-					if o == nil { // mu = 1: the old policy is the policy itself, detached: every ratio is exactly 1
-						o = algos.EstimateAll(in, lp)
-					}
-					r := refK
-					if r == nil {
-						r = o // beta = 0: the KL term has no weight
-					}
-					loss, grad, s, err := algos.Loss(in, lp, o, r, adv, rs.loss)
-					stats = s
-					lpSeen = lp
-					return loss, grad, err
-				}}
-				if last, err = tr.Update(step, in.B, in.L, batch); err != nil {
-					return sum, fmt.Errorf("step %d iteration %d: %w", step, k, err)
-				}
-				if opt.DumpBatch != "" {
-					o := old
-					if o == nil {
-						o = algos.EstimateAll(in, lpSeen)
-					}
-					d := dumpedBatch{Step: step, Iter: k, Algorithm: rs.masker.Name(), B: in.B, L: in.L, IDs: in.IDs, Valid: in.Valid,
-						Targets: in.Targets, Tokens: in.Tokens, LogProbs: lpSeen, Old: o, Ref: refK, Advantages: adv, Params: rs.loss, Loss: last.Loss}
-					if err := writeDump(opt.DumpBatch, d); err != nil {
-						return sum, err
-					}
-				}
-			}
-			metrics["loss"] = last.Loss
-			metrics["grad_norm"] = last.GradNorm
-			metrics["kl"] = stats.KL
-			metrics["clip_frac"] = stats.ClipFrac
-			metrics["ratio_mean"] = stats.RatioMean
-			metrics["ratio_min"] = stats.RatioMin
-			metrics["ratio_max"] = stats.RatioMax
+		if last, err = upd.update(b, metrics, last); err != nil {
+			return sum, err
 		}
 		metrics["update_s"] = time.Since(tUpd).Seconds()
 		metrics["lr"] = last.LR
 		done := step + 1
-		// 4. reference re-sync
+		// 3. after the step: reference re-sync, metrics, eval, checkpoint
 		if cfg.Algo.RefSyncEvery > 0 && done%cfg.Algo.RefSyncEvery == 0 {
 			alpha := float32(cfg.Algo.RefSyncAlpha)
 			for i, t := range ref.Tensors {
@@ -525,7 +608,7 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 			if err := evaluate(done, metrics); err != nil {
 				return sum, err
 			}
-		} else if err := st.AddSamples(done, logged); err != nil {
+		} else if err := st.AddSamples(done, b.logged()); err != nil {
 			return sum, err
 		}
 		if done%max(cfg.Train.LogEvery, 1) == 0 || done == cfg.Train.Steps {
@@ -533,7 +616,8 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 				return sum, err
 			}
 			log.Info().Int("step", done).Float64("reward", metrics["reward"]).Float64("loss", metrics["loss"]).
-				Float64("kl", metrics["kl"]).Float64("entropy", metrics["entropy"]).Float64("clip_frac", metrics["clip_frac"]).Float64("zero_signal_groups", metrics["zero_signal_groups"]).Msg("rl")
+				Float64("kl", metrics["kl"]).Float64("entropy", metrics["entropy"]).Float64("clip_frac", metrics["clip_frac"]).
+				Float64("zero_signal_frac", metrics["zero_signal_frac"]).Msg("rl")
 		}
 		if (cfg.Train.CkptEvery > 0 && done%cfg.Train.CkptEvery == 0) || done == cfg.Train.Steps {
 			opt.at("ckpt", done)
@@ -560,19 +644,4 @@ func restoreRef(ck *checkpoint.Checkpoint, mc model.Config) (*model.Params, erro
 		return nil, fmt.Errorf("checkpoint has no reference model")
 	}
 	return model.FromTensors(mc, ts)
-}
-
-func writeDump(dir string, d dumpedBatch) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("--dump-batch: %w", err)
-	}
-	b, err := json.Marshal(d)
-	if err != nil {
-		return fmt.Errorf("--dump-batch: %w", err)
-	}
-	p := filepath.Join(dir, fmt.Sprintf("step%06d_iter%02d.json", d.Step, d.Iter))
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		return fmt.Errorf("--dump-batch: %w", err)
-	}
-	return nil
 }

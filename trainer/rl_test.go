@@ -80,63 +80,72 @@ func TestRLRunsAndResumesExactly(t *testing.T) {
 }
 
 // With mu = 1 every ratio is exactly 1; --dump-batch writes batches from
-// which the loss can be recomputed independently of the run.
+// which the loss can be recomputed independently of the run, in both
+// aggregations.
 func TestMuOneAndDumpBatch(t *testing.T) {
-	dir := t.TempDir()
-	dump := filepath.Join(dir, "dump")
-	cfg := rlRun(t, dir, "mu1", "diffu_grpo", "algo.mu=1", "train.steps=2", "train.eval_every=0")
-	if _, err := Train(context.Background(), cfg, Options{Log: zerolog.Nop(), DumpBatch: dump}); err != nil {
-		t.Fatal(err)
-	}
-	st, _ := checkpoint.OpenReadOnly(StorePath(cfg))
-	rows, _ := st.Metrics()
-	st.Close()
-	for _, r := range rows {
-		if r.Values["ratio_min"] != 1 || r.Values["ratio_max"] != 1 {
-			t.Fatalf("mu 1: ratios %v..%v", r.Values["ratio_min"], r.Values["ratio_max"])
+	for _, agg := range []string{"token", "sequence"} {
+		dir := t.TempDir()
+		dump := filepath.Join(dir, "dump")
+		cfg := rlRun(t, dir, "mu1", "diffu_grpo", "algo.mu=1", "train.steps=2", "train.eval_every=0", "algo.loss_agg="+agg)
+		if _, err := Train(context.Background(), cfg, Options{Log: zerolog.Nop(), DumpBatch: dump}); err != nil {
+			t.Fatal(err)
 		}
-	}
-	b, err := os.ReadFile(filepath.Join(dump, "step000001_iter00.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d dumpedBatch
-	if err := json.Unmarshal(b, &d); err != nil {
-		t.Fatal(err)
-	}
-	// Recompute the loss by hand from the dump: per completion the mean of
-	// -min(rho A, clip(rho) A) + beta k3 over its tokens, then the mean.
-	var loss float64
-	n := 0
-	for i, toks := range d.Tokens {
-		if len(toks) == 0 {
-			continue
-		}
-		n++
-		var s float64
-		for k, e := range toks {
-			var l float64
-			for j, r := range e.Rows {
-				l += e.W[j] * d.LogProbs[r]
+		st, _ := checkpoint.OpenReadOnly(StorePath(cfg))
+		rows, _ := st.Metrics()
+		st.Close()
+		for _, r := range rows {
+			if r.Values["ratio_min"] != 1 || r.Values["ratio_max"] != 1 {
+				t.Fatalf("mu 1: ratios %v..%v", r.Values["ratio_min"], r.Values["ratio_max"])
 			}
-			rho := math.Exp(l - d.Old[i][k])
-			a := d.Advantages[i]
-			obj := math.Min(rho*a, math.Min(math.Max(rho, 1-d.Params.EpsLow), 1+d.Params.EpsHigh)*a)
-			kl := 0.0
-			if d.Ref != nil {
-				x := d.Ref[i][k] - l
-				kl = math.Exp(x) - x - 1
-			}
-			s += -obj + d.Params.Beta*kl
 		}
-		loss += s / float64(len(toks))
-	}
-	loss /= float64(n)
-	if math.Abs(loss-d.Loss) > 1e-9*math.Max(1, math.Abs(loss)) {
-		t.Fatalf("recomputed loss %v, run logged %v", loss, d.Loss)
-	}
-	if d.Algorithm != "diffu_grpo" || d.B != 6 || len(d.IDs) != d.B*d.L {
-		t.Fatalf("dump header %+v", d.Algorithm)
+		b, err := os.ReadFile(filepath.Join(dump, "step000001_iter00.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d Dump
+		if err := json.Unmarshal(b, &d); err != nil {
+			t.Fatal(err)
+		}
+		// Recompute the loss by hand from the dump: per token -min(rho A,
+		// clip(rho) A) + beta k3; "sequence": the mean per completion, then
+		// over completions; "token": the sum over all tokens / their number.
+		var loss, all float64
+		n, tokens := 0, 0
+		for i, toks := range d.Units {
+			if len(toks) == 0 {
+				continue
+			}
+			n++
+			var s float64
+			for k, e := range toks {
+				var l float64
+				for j, r := range e.Rows {
+					l += e.W[j] * d.LogProbs[r]
+				}
+				rho := math.Exp(l - d.Old[i][k])
+				a := d.Advantages[i]
+				obj := math.Min(rho*a, math.Min(math.Max(rho, 1-d.EpsLow), 1+d.EpsHigh)*a)
+				kl := 0.0
+				if d.Ref != nil {
+					x := d.Ref[i][k] - l
+					kl = math.Exp(x) - x - 1
+				}
+				s += -obj + d.Beta*kl
+			}
+			loss += s / float64(len(toks))
+			all += s
+			tokens += len(toks)
+		}
+		loss /= float64(n)
+		if agg == "token" {
+			loss = all / float64(tokens)
+		}
+		if d.LossAgg != agg || math.Abs(loss-d.Loss) > 1e-9*math.Max(1, math.Abs(loss)) {
+			t.Fatalf("%s (dump says %s): recomputed loss %v, run logged %v", agg, d.LossAgg, loss, d.Loss)
+		}
+		if d.Algorithm != "diffu_grpo" || d.B != 6 || len(d.IDs) != d.B*d.L || len(d.Rewards) != 6 || d.Group != 3 && d.Group != 6 || d.EOSID == 0 {
+			t.Fatalf("dump header %s b=%d rewards=%d group=%d", d.Algorithm, d.B, len(d.Rewards), d.Group)
+		}
 	}
 }
 
@@ -200,7 +209,7 @@ func TestDynamicSampling(t *testing.T) {
 			t.Fatalf("step %d: rounds %v, prompts %v, zero-signal %v", r.Step, v["rollout_rounds"], rolled, v["zero_signal_groups"])
 		}
 	}
-	var d dumpedBatch
+	var d Dump
 	b, err := os.ReadFile(filepath.Join(dump, "step000002_iter00.json"))
 	if err == nil {
 		err = json.Unmarshal(b, &d)

@@ -21,11 +21,14 @@ func (m Masker) Inputs(samples []algos.Sample, iter, mu int, batch, rng *rand.Ra
 	B := len(samples)
 	ids, valid, P, L := algos.Layout(samples, 3, m.Tok.Pad)
 	in := &algos.Inputs{B: 3 * B, L: L, IDs: ids, Valid: valid, Targets: make([]int, len(ids))}
+	ts := make([]float64, B)
+	in.Draws = map[string]any{"t": ts}
 	for i := range in.Targets {
 		in.Targets[i] = -1
 	}
 	for i, s := range samples {
 		t := m.TMin + (m.TMax-m.TMin)*rng.Float64()
+		ts[i] = t
 		counted := algos.CountedLength(s.Completion, m.Tok.EOS)
 		toks := make([]algos.Estimate, 0, counted)
 		for k, tok := range s.Completion {

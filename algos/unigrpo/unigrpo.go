@@ -39,7 +39,7 @@ func (m Masker) Ratio(r float64, iter, mu int) float64 {
 func (m Masker) Inputs(samples []algos.Sample, iter, mu int, batch, rng *rand.Rand) (*algos.Inputs, error) {
 	ratio := m.Ratio(batch.Float64(), iter, mu)
 	ids, valid, P, L := algos.Layout(samples, 1, m.Tok.Pad)
-	in := &algos.Inputs{B: len(samples), L: L, IDs: ids, Valid: valid, Targets: make([]int, len(ids))}
+	in := &algos.Inputs{B: len(samples), L: L, IDs: ids, Valid: valid, Targets: make([]int, len(ids)), Draws: map[string]any{"ratio": ratio}}
 	for i := range in.Targets {
 		in.Targets[i] = -1
 	}
