@@ -64,10 +64,11 @@ var Aggregations = []string{"token", "sequence"}
 // config leaving a field at its "default" value (0, -1 for beta, "") gets
 // these.
 type Defaults struct {
-	Group, Mu int
-	Beta      float64
-	Advantage string
-	LossAgg   string
+	Group     int     `json:"group"`
+	Mu        int     `json:"mu"`
+	Beta      float64 `json:"beta"`
+	Advantage string  `json:"advantage"`
+	LossAgg   string  `json:"loss_agg"`
 }
 
 // FieldError is one invalid field of an algorithm's section: the key under

@@ -30,7 +30,10 @@ func newTrainCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "train -c FILE [--set key=value]...",
-		Short: "Train from a YAML run config: mdlm pretraining, sft, or RL (diffu_grpo, unigrpo, coupled_grpo)",
+		Short: "Train from a YAML run config: mdlm pretraining, sft, or RL (remask algos lists the estimators)",
+		Long: `Train from a YAML run config (docs/config.md): objective mdlm (pretraining),
+sft, edit, or an RL estimator. ` + "`remask algos`" + ` lists the RL estimators with their
+defaults; their settings are algo.* and algo.NAME.* (docs/estimators.md).`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if file == "" {
@@ -77,7 +80,7 @@ func newTrainCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&resume, "resume", false, "continue the run from its latest checkpoint")
 	cmd.Flags().BoolVar(&acceptChanges, "accept-changes", false, "with --resume: continue even when fields that define the run (seed, objective, model, data, batch, optimizer, algorithm, rewards) differ from the stored config; the change is recorded in the store")
 	cmd.Flags().BoolVar(&noBar, "no-progress", false, "no progress bar even on a terminal")
-	cmd.Flags().StringVar(&dump, "dump-batch", "", "RL: write every inner iteration's batch (inputs, masks, log-probs, advantages, loss) as JSON into this folder")
+	cmd.Flags().StringVar(&dump, "dump-batch", "", "RL: write every inner update as JSON into this folder: rewards, advantages, masks, draws, log-probs, loss (schema: docs/estimators.md)")
 	return cmd
 }
 
