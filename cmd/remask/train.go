@@ -34,7 +34,7 @@ func newTrainCmd() *cobra.Command {
 		Long: `Train from a YAML run config (docs/config.md): objective mdlm (pretraining),
 sft, edit, or an RL estimator. ` + "`remask algos`" + ` lists the RL estimators with their
 defaults; their settings are algo.* and algo.NAME.* (docs/estimators.md).`,
-		Args:  cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if file == "" {
 				return fmt.Errorf("train: -c FILE is required")
