@@ -557,3 +557,31 @@ func TestRolloutNATSFields(t *testing.T) {
 		}
 	}
 }
+
+// Block-causal attention: a block size with it and none without, samplers in
+// the model's blocks, and the fields define the run.
+func TestBlockCausalFields(t *testing.T) {
+	c, err := Parse("b.yaml", []byte(minimal), []string{"model.attention=block_causal", "model.block_size=4", "sample.gen_length=16", "sample.block=4"})
+	if err != nil || c.Model.BlockSize != 4 || c.Model.Attention != "block_causal" {
+		t.Fatalf("parsed %+v, %v", c.Model, err)
+	}
+	for _, tc := range []struct {
+		sets []string
+		want string
+	}{
+		{[]string{"model.attention=causal"}, "model.attention"},
+		{[]string{"model.block_size=4"}, "model.block_size"},
+		{[]string{"model.attention=block_causal"}, "model.block_size"},
+		{[]string{"model.attention=block_causal", "model.block_size=4", "sample.block=8"}, "sample.block"},
+		{[]string{"model.attention=block_causal", "model.block_size=3", "sample.gen_length=16"}, "sample.gen_length"},
+		{[]string{"model.attention=block_causal", "model.block_size=4", "rollout.gen_length=18"}, "rollout.gen_length"},
+	} {
+		_, err := Parse("b.yaml", []byte(minimal), tc.sets)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want one naming %s", tc.sets, err, tc.want)
+		}
+	}
+	if !DefinesRun("model.attention") || !DefinesRun("model.block_size") {
+		t.Error("the attention fields do not define the run")
+	}
+}

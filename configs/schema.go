@@ -162,6 +162,8 @@ type Model struct {
 	InitFrom  string  `yaml:"init_from" mapstructure:"init_from"`   // RUN.db[:STEP] to start from, "" = fresh weights
 	RopeTheta float64 `yaml:"rope_theta" mapstructure:"rope_theta"` // RoPE base
 	NormEps   float64 `yaml:"norm_eps" mapstructure:"norm_eps"`     // RMSNorm epsilon
+	Attention string  `yaml:"attention" mapstructure:"attention"`   // full (bidirectional) | block_causal (BD3-LM, SDAR: a position sees its own and earlier blocks; exact KV cache)
+	BlockSize int     `yaml:"block_size" mapstructure:"block_size"` // block_causal: positions per block, and the sampler's block
 
 	// What the model families differ in. `remask ckpt import --hf` writes
 	// them for a llada or dream checkpoint; remask's own model leaves them 0.
@@ -176,7 +178,7 @@ type Model struct {
 }
 
 func defaultModel() Model {
-	return Model{Preset: "tiny", Vocab: "char", MaxLen: 512, RopeTheta: 10000, NormEps: 1e-5, Family: "remask"}
+	return Model{Preset: "tiny", Vocab: "char", MaxLen: 512, RopeTheta: 10000, NormEps: 1e-5, Family: "remask", Attention: "full"}
 }
 
 // Data says what to train and evaluate on.

@@ -219,7 +219,43 @@ func (c Config) validateModel(p *problems) {
 	if !(m.RopeTheta > 0) || math.IsInf(m.RopeTheta, 0) {
 		p.bad("model.rope_theta", "%g must be a finite number > 0", m.RopeTheta)
 	}
+	c.validateBlocks(p)
 	p.inRange("model.norm_eps", m.NormEps, 0, 1, true, true)
+}
+
+// validateBlocks checks block-causal attention: a block size with it and
+// none without, and samplers that decode in the model's own blocks (a
+// sampler block that cut across the model's blocks would decode positions
+// whose keys it cannot cache exactly).
+func (c Config) validateBlocks(p *problems) {
+	m := c.Model
+	if m.Attention != "" && !p.oneOf("model.attention", m.Attention, "full", "block_causal") {
+		return
+	}
+	if m.Attention != "block_causal" { // "" is full: run stores written before the field
+		if m.BlockSize != 0 {
+			p.bad("model.block_size", "%d: only block_causal attention has blocks (leave it 0 or set model.attention: block_causal)", m.BlockSize)
+		}
+		return
+	}
+	if m.BlockSize < 1 || m.BlockSize > m.MaxLen {
+		p.bad("model.block_size", "%d must be in [1, model.max_len %d] with block_causal attention", m.BlockSize, m.MaxLen)
+		return
+	}
+	if m.Family == "dream" {
+		p.bad("model.attention", "block_causal: family dream shifts its logits and is trained with full attention")
+	}
+	for _, s := range []struct {
+		name       string
+		block, gen int
+	}{{"sample", c.Sample.Block, c.Sample.GenLength}, {"rollout", c.Rollout.Block, c.Rollout.GenLength}} {
+		if s.block != 0 && s.block != m.BlockSize {
+			p.bad(s.name+".block", "%d: a block_causal model decodes in its own blocks of model.block_size %d (leave it 0 or set it equal)", s.block, m.BlockSize)
+		}
+		if s.gen > 0 && s.gen%m.BlockSize != 0 {
+			p.bad(s.name+".gen_length", "%d must be a multiple of model.block_size %d", s.gen, m.BlockSize)
+		}
+	}
 }
 
 // validateFamily checks the fields a family fixes: remask's own model takes

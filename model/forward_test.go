@@ -20,7 +20,15 @@ func familyConfig() Config {
 	return c
 }
 
-var testConfigs = map[string]Config{"remask": tinyConfig(), "family": familyConfig()}
+// blockConfig is block-causal attention in blocks of 3, with grouped-query
+// attention.
+func blockConfig() Config {
+	c := tinyConfig()
+	c.KVHeads, c.BlockSize = 2, 3
+	return c
+}
+
+var testConfigs = map[string]Config{"remask": tinyConfig(), "family": familyConfig(), "block": blockConfig()}
 
 // TestForwardMatchesGraph holds the plain-Go forward to the gorgonia graph:
 // within 1e-4 relative on every logit, with and without padding.

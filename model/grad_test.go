@@ -119,6 +119,26 @@ func TestAttentionGrad(t *testing.T) {
 			return G.ApplyOp(&attnOp{opBase: newBase("attention"), st: st, heads: tc.H, kvHeads: tc.KV, dh: dh, cos: cos, sin: sin}, in[0])
 		})
 	}
+	// Block-causal layouts: plain blocks of 2, and BD3-LM's clean sequence
+	// (positions 0-2) beside its noised copy of positions 1-2, with padding.
+	for _, tc := range []struct {
+		name  string
+		lay   *Layout
+		valid []bool
+	}{
+		{"attention_block", DefaultLayout(2, 5, 2), nil},
+		{"attention_block_noisy", &Layout{
+			Block: []int{-1, 0, 0, 0, 0, -1, 0, 1, 0, 1},
+			Noisy: []bool{false, false, false, true, true, false, false, false, true, true},
+			Pos:   []int{0, 1, 2, 1, 2, 0, 1, 2, 1, 2}}, []bool{true, true, true, true, true, false, true, true, true, true}},
+	} {
+		const B, L, dh, H, KV = 2, 5, 4, 4, 2
+		st := &stepState{B: B, L: L, valid: tc.valid, layout: tc.lay}
+		cos, sin := ropeTables(L, dh, 10000)
+		checkOpGrad(t, tc.name, [][]int{{B * L, (H + 2*KV) * dh}}, func(in []*G.Node) (*G.Node, error) {
+			return G.ApplyOp(&attnOp{opBase: newBase("attention"), st: st, heads: H, kvHeads: KV, dh: dh, cos: cos, sin: sin}, in[0])
+		})
+	}
 }
 
 func TestBiasAddGrad(t *testing.T) {
@@ -182,11 +202,19 @@ func TestModelGrad(t *testing.T) {
 		{Vocab: 7, D: 8, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 6, FF: 12, MaxLen: 16, RopeTheta: 10000, NormEps: 1e-5,
 			QKVBias: true, TiedEmbed: true, LogitShift: true},
 	} {
-		checkModelGrad(t, cfg)
+		checkModelGrad(t, cfg, nil)
 	}
+	// Block-causal: the default layout (blocks of 2), and BD3-LM's clean
+	// positions 0-2 beside the noised copy of 1-2.
+	bc := Config{Vocab: 7, D: 8, Layers: 2, Heads: 4, KVHeads: 2, FF: 12, MaxLen: 16, RopeTheta: 10000, NormEps: 1e-5, BlockSize: 2}
+	checkModelGrad(t, bc, nil)
+	checkModelGrad(t, bc, &Layout{
+		Block: []int{0, 1, 1, 1, 1, -1, 0, 1, 0, 1},
+		Noisy: []bool{false, false, false, true, true, false, false, false, true, true},
+		Pos:   []int{0, 1, 2, 1, 2, 0, 1, 2, 1, 2}})
 }
 
-func checkModelGrad(t *testing.T, cfg Config) {
+func checkModelGrad(t *testing.T, cfg Config, lay *Layout) {
 	t.Helper()
 	p, err := New(cfg, 3)
 	if err != nil {
@@ -225,6 +253,7 @@ func checkModelGrad(t *testing.T, cfg Config) {
 			}
 			return l, g, nil
 		},
+		Layout: lay,
 	}
 	eval := func() float64 {
 		l, _, err := tg.Run(batch)

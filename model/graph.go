@@ -25,6 +25,9 @@ type Batch struct {
 	Valid   []bool    // key-padding mask (false = padding); nil = all valid
 	Targets []int     // the token whose log-prob the loss reads; -1 = none
 	Loss    TokenLoss // what to do with those log-probs
+	// Layout places the rows for a block-causal model (Config.BlockSize >
+	// 0); nil is DefaultLayout. A full-attention model takes none.
+	Layout *Layout
 }
 
 // stepState is what the graph's ops read at run time; TrainGraph.Run fills it.
@@ -34,6 +37,8 @@ type stepState struct {
 	valid   []bool
 	targets []int
 	loss    TokenLoss
+	layout  *Layout
+	deflt   *Layout // DefaultLayout of a block-causal graph's shape
 
 	lp        []float64
 	lossValue float64
@@ -71,10 +76,16 @@ func buildTrainGraph(p *Params, B, L int, dt tensor.Dtype, ws []any) (*TrainGrap
 	if B < 1 || L < 1 {
 		return nil, fmt.Errorf("model: batch shape %dx%d", B, L)
 	}
-	if L > c.MaxLen {
+	// A block-causal batch may hold the noised copy beside the clean
+	// sequence (Layout.Pos repeats positions), so its rows may number twice
+	// max_len; Run checks the positions themselves.
+	if maxRows := c.MaxLen * (1 + min(c.BlockSize, 1)); L > maxRows {
 		return nil, fmt.Errorf("model: sequence length %d exceeds max_len %d", L, c.MaxLen)
 	}
 	tg := &TrainGraph{B: B, L: L, params: p, g: G.NewGraph(), st: &stepState{B: B, L: L}}
+	if c.BlockSize > 0 {
+		tg.st.deflt = DefaultLayout(B, L, c.BlockSize)
+	}
 	for i, t := range p.Tensors {
 		v := tensor.New(tensor.WithShape(t.Shape...), tensor.WithBacking(ws[i]))
 		var n *G.Node
@@ -172,7 +183,23 @@ func (tg *TrainGraph) Run(b Batch) (loss float64, lp []float64, err error) {
 		return 0, nil, fmt.Errorf("model: batch has no loss")
 	}
 	st := tg.st
-	st.ids, st.valid, st.targets, st.loss = b.IDs, b.Valid, b.Targets, b.Loss
+	lay := b.Layout
+	switch c := tg.params.Config; {
+	case c.BlockSize == 0 && lay != nil:
+		return 0, nil, fmt.Errorf("model: a block layout for a full-attention model")
+	case lay == nil && tg.L > c.MaxLen:
+		return 0, nil, fmt.Errorf("model: sequence length %d exceeds max_len %d", tg.L, c.MaxLen)
+	case lay == nil:
+		lay = st.deflt
+	default:
+		if err := lay.check(n, min(tg.L, c.MaxLen)); err != nil {
+			return 0, nil, err
+		}
+		if lay.Pos == nil && tg.L > c.MaxLen {
+			return 0, nil, fmt.Errorf("model: sequence length %d exceeds max_len %d", tg.L, c.MaxLen)
+		}
+	}
+	st.ids, st.valid, st.targets, st.loss, st.layout = b.IDs, b.Valid, b.Targets, b.Loss, lay
 	// gorgonia adds each run's gradients into the weights' dual values; start
 	// every run from zero so that Grads is this batch's gradient alone.
 	for _, n := range tg.weights {

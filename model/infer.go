@@ -18,7 +18,11 @@ type Inference struct {
 	x, h, qkv, qr, att, gu, s []float32
 	probs, raw                []float32
 	sub                       []int
-	own                       *KVCache // Forward's cache
+	// block-causal forward (infer_block.go): each row's sequence and
+	// position, where each block's rows start, logits in row order
+	rowSeq, rowPos, groups []int
+	logits                 []float32
+	own                    *KVCache // Forward's cache
 }
 
 // NewInference prepares the forward for p.
@@ -30,6 +34,9 @@ func NewInference(p *Params) *Inference {
 
 // VocabSize is the number of logits per position.
 func (f *Inference) VocabSize() int { return f.p.Config.Vocab }
+
+// BlockSize is the block of block-causal attention, 0 with full attention.
+func (f *Inference) BlockSize() int { return f.p.Config.BlockSize }
 
 // Params returns the weights this forward reads.
 func (f *Inference) Params() *Params { return f.p }
@@ -83,7 +90,11 @@ func (f *Inference) ForwardRaw(ids []int, B, L int, valid []bool, out []float32)
 // ForwardRange computes the logits of positions [lo, hi) of every sequence
 // only (B*(hi-lo) rows), attending to all L positions: the keys and values of
 // [lo, hi) are computed now and written into the cache, those of the other
-// positions are read from it, as an earlier call over them left them. Row i
+// positions are read from it, as an earlier call over them left them. With
+// block-causal attention (BlockSize > 0) a position sees the positions of
+// its own and earlier blocks only (DefaultLayout), so a cache holding the
+// finished blocks is exact: over ranges that start and end at block
+// boundaries, the logits equal Forward's bit for bit. Row i
 // is always token i's distribution: with LogitShift it is the network's
 // output at i-1 (so the range is computed from lo-1), at 0 its own.
 func (f *Inference) ForwardRange(ids []int, B, L int, valid []bool, lo, hi int, cache *KVCache, out []float32) ([]float32, error) {
@@ -135,6 +146,9 @@ func (f *Inference) forwardRange(ids []int, B, L int, valid []bool, lo, hi int, 
 		if id < 0 || id >= c.Vocab {
 			return nil, fmt.Errorf("model: token id %d at %d outside vocab %d", id, i, c.Vocab)
 		}
+	}
+	if c.BlockSize > 0 {
+		return f.forwardBlocks(ids, B, L, valid, lo, hi, cache, out)
 	}
 	n := hi - lo
 	rows := B * n

@@ -217,6 +217,9 @@ type attnShape struct {
 	B, L, H, KVH, Dh int
 	// Valid is the key-padding mask, B*L long; nil means every key is valid.
 	Valid []bool
+	// Layout is block-causal attention's view of the rows (and their RoPE
+	// positions); nil is full attention at positions 0..L-1.
+	Layout *Layout
 	// Cos and Sin are the RoPE tables (at least L rows of Dh).
 	Cos, Sin []float64
 	// Par is the parallelism (0 = GOMAXPROCS).
@@ -233,8 +236,8 @@ func ropeQK[T float](s attnShape, qkv, qr, kr []T) {
 	dq, dkv, w := s.dq(), s.dkv(), s.w()
 	parallelFor(s.Par, s.B, func(b int) {
 		for l := 0; l < s.L; l++ {
-			n := b*s.L + l
-			cs, sn := s.Cos[l*s.Dh:(l+1)*s.Dh], s.Sin[l*s.Dh:(l+1)*s.Dh]
+			n, at := b*s.L+l, s.pos(b, l)
+			cs, sn := s.Cos[at*s.Dh:(at+1)*s.Dh], s.Sin[at*s.Dh:(at+1)*s.Dh]
 			for h := 0; h < s.H; h++ {
 				o := h * s.Dh
 				ropeApply(qkv[n*w+o:n*w+o+s.Dh], cs, sn, false, qr[n*dq+o:n*dq+o+s.Dh])
@@ -247,8 +250,8 @@ func ropeQK[T float](s attnShape, qkv, qr, kr []T) {
 	})
 }
 
-// attnForward computes softmax(q k^T / sqrt(dh) + padding) v for every sequence
-// and query head. qr (N, H*Dh) and kr (N, KVH*Dh) are RoPE-rotated; v is read
+// attnForward computes softmax(q k^T / sqrt(dh) + padding and layout masks) v
+// for every sequence and query head. qr (N, H*Dh) and kr (N, KVH*Dh) are RoPE-rotated; v is read
 // from the qkv matrix. probs (B*H*L*L) receives the attention weights; out is
 // (N, H*Dh).
 func attnForward[T float](s attnShape, qr, kr, qkv, probs, out []T) {
@@ -261,12 +264,12 @@ func attnForward[T float](s attnShape, qr, kr, qkv, probs, out []T) {
 		p := probs[bh*L*L : (bh+1)*L*L]
 		q0, k0, v0 := b*L*dq+h*s.Dh, b*L*dkv+g*s.Dh, b*L*w+dq+dkv+g*s.Dh
 		gemm(s.Par, false, true, L, L, s.Dh, scale, qr[q0:], dq, kr[k0:], dkv, 0, p, L)
-		var valid []bool
-		if s.Valid != nil {
-			valid = s.Valid[b*L : (b+1)*L]
+		var m []bool
+		if s.Layout != nil {
+			m = make([]bool, L)
 		}
 		for i := 0; i < L; i++ {
-			softmaxMasked(p[i*L:(i+1)*L], valid)
+			softmaxMasked(p[i*L:(i+1)*L], s.keyMask(b, i, m))
 		}
 		gemm(s.Par, false, false, L, s.Dh, L, 1, p, L, qkv[v0:], w, 0, out[q0:], dq)
 	})
@@ -351,8 +354,8 @@ func attnBackward[T float](s attnShape, qr, kr, qkv, probs, dOut, dqkv []T) {
 	})
 	parallelFor(s.Par, s.B, func(b int) {
 		for l := 0; l < s.L; l++ {
-			n := b*s.L + l
-			cs, sn := s.Cos[l*s.Dh:(l+1)*s.Dh], s.Sin[l*s.Dh:(l+1)*s.Dh]
+			n, at := b*s.L+l, s.pos(b, l)
+			cs, sn := s.Cos[at*s.Dh:(at+1)*s.Dh], s.Sin[at*s.Dh:(at+1)*s.Dh]
 			for h := 0; h < s.H; h++ {
 				o := h * s.Dh
 				ropeApply(dqr[n*dq+o:n*dq+o+s.Dh], cs, sn, true, dqkv[n*w+o:n*w+o+s.Dh])

@@ -208,7 +208,8 @@ func (o *rmsNormGradOp) Do(in ...G.Value) (G.Value, error) {
 // ---- attention -------------------------------------------------------------
 
 // attnOp maps qkv (N, H*dh + 2*KVH*dh) to the attention output (N, H*dh),
-// with RoPE, grouped-query sharing and the key-padding mask inside. It keeps
+// with RoPE, grouped-query sharing, the key-padding mask and the block-causal
+// layout inside. It keeps
 // the rotated q, k and the attention weights of its last forward for the
 // backward pass (the tape runs forward first).
 type attnOp struct {
@@ -225,7 +226,7 @@ func (o *attnOp) shape() attnShape {
 	if kv == 0 {
 		kv = o.heads
 	}
-	return attnShape{B: o.st.B, L: o.st.L, H: o.heads, KVH: kv, Dh: o.dh, Valid: o.st.valid, Cos: o.cos, Sin: o.sin}
+	return attnShape{B: o.st.B, L: o.st.L, H: o.heads, KVH: kv, Dh: o.dh, Valid: o.st.valid, Layout: o.st.layout, Cos: o.cos, Sin: o.sin}
 }
 
 func (o *attnOp) Arity() int { return 1 }

@@ -26,6 +26,10 @@ type Config struct {
 	QKVBias    bool // biases on the q, k and v projections (Qwen2/Dream)
 	TiedEmbed  bool // the output head is the token embedding, transposed: no separate head tensor
 	LogitShift bool // the network's logits at position i-1 predict token i (Dream); Forward and the training graph shift them, so callers always read token i's distribution at row i
+	// BlockSize > 0 is block-causal attention (BD3-LM, SDAR): positions are
+	// cut into blocks of BlockSize and a query in block b sees the keys of
+	// blocks 0..b only. 0 is full bidirectional attention. See Layout.
+	BlockSize int
 }
 
 // kvHeads, headDim and the widths of the q and k/v projections.
@@ -66,6 +70,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("model: max_len %d, want at least 1", c.MaxLen)
 	case c.RopeTheta <= 0 || c.NormEps <= 0:
 		return fmt.Errorf("model: rope_theta %g and norm_eps %g must be positive", c.RopeTheta, c.NormEps)
+	case c.BlockSize < 0:
+		return fmt.Errorf("model: block_size %d must not be negative", c.BlockSize)
+	case c.BlockSize > 0 && c.LogitShift:
+		return fmt.Errorf("model: block-causal attention with a logit shift is not supported (no family has both)")
 	}
 	return nil
 }

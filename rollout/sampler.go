@@ -145,6 +145,9 @@ func Generate(m Model, prompts [][]int, o Options, rngs ...*rand.Rand) (Result, 
 			return Result{}, fmt.Errorf("sampler: empty prompt")
 		}
 	}
+	if blockSize(m) > 0 { // block-causal: decode in the model's blocks, exact cache (blocks.go)
+		return generateBlocks(m.(BlockModel), prompts, o, rowRNG)
+	}
 	ids, valid, P, L := leftPadded(prompts, o.GenLength, o.PadID, func(b int, gen []int) {
 		for l := range gen {
 			gen[l] = o.MaskID

@@ -99,9 +99,13 @@ func modelConfig(cfg configs.Config, vocab int) (model.Config, error) {
 		return model.Config{}, err
 	}
 	m := cfg.Model
-	return model.Config{Vocab: vocab, D: shape.D, Layers: shape.Layers, Heads: shape.Heads, FF: shape.FF,
+	mc := model.Config{Vocab: vocab, D: shape.D, Layers: shape.Layers, Heads: shape.Heads, FF: shape.FF,
 		MaxLen: m.MaxLen, RopeTheta: m.RopeTheta, NormEps: m.NormEps,
-		KVHeads: m.KVHeads, HeadDim: m.HeadDim, QKVBias: m.QKVBias, TiedEmbed: m.TiedEmbed, LogitShift: m.LogitShift}, nil
+		KVHeads: m.KVHeads, HeadDim: m.HeadDim, QKVBias: m.QKVBias, TiedEmbed: m.TiedEmbed, LogitShift: m.LogitShift}
+	if m.Attention == "block_causal" {
+		mc.BlockSize = m.BlockSize
+	}
+	return mc, nil
 }
 
 // Train runs a run from a validated config: supervised (mdlm, sft) or RL
