@@ -7,4 +7,5 @@ import (
 	_ "github.com/remask/remask/algos/coupledgrpo"
 	_ "github.com/remask/remask/algos/diffugrpo"
 	_ "github.com/remask/remask/algos/unigrpo"
+	_ "github.com/remask/remask/algos/wd1"
 )
