@@ -152,9 +152,14 @@ func TestMuOneAndDumpBatch(t *testing.T) {
 // Every RL recipe in configs/ runs: one step of each, from a small SFT run of
 // the recipe's task and model shape, with the recipe's algorithm settings.
 func TestRLRecipesRun(t *testing.T) {
-	recipes, _ := filepath.Glob("../configs/*grpo*.yaml")
-	recipes = append(recipes, "../configs/quickstart-rl.yaml")
-	if len(recipes) < 8 {
+	all, _ := filepath.Glob("../configs/*.yaml")
+	var recipes []string
+	for _, r := range all {
+		if c, err := configs.Load(r, nil); err == nil && IsRL(c.Objective) {
+			recipes = append(recipes, r)
+		}
+	}
+	if len(recipes) < 10 {
 		t.Fatalf("RL recipes: %v", recipes)
 	}
 	dir := t.TempDir()
