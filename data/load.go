@@ -57,13 +57,18 @@ func Load(task, spec string, seed int64) ([]Example, error) {
 			return nil, fmt.Errorf("dataset %s: task countdown reads d1's JSONL ({\"input\", \"output\"}), not CSV", spec)
 		}
 		return LoadCountdownJSONL(spec)
+	case "gsm8k":
+		if ext == ".csv" || ext == ".parquet" {
+			return nil, fmt.Errorf("dataset %s: task gsm8k reads GSM8K JSONL ({\"question\", \"answer\": \"... #### N\"}), not %s", spec, ext)
+		}
+		return LoadGSM8KJSONL(spec)
 	case "text":
 		if ext == ".csv" {
 			return nil, fmt.Errorf("dataset %s: task text reads JSONL ({\"prompt\", \"answer\"}), not CSV", spec)
 		}
 		return LoadPromptAnswerJSONL(spec)
 	}
-	return nil, fmt.Errorf("dataset %q: unknown task %q (want sudoku4x4, countdown or text)", spec, task)
+	return nil, fmt.Errorf("dataset %q: unknown task %q (want sudoku4x4, countdown, gsm8k or text)", spec, task)
 }
 
 // LoadSudokuCSV reads d1's sudoku CSV: a header with Puzzle and Solution

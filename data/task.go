@@ -7,7 +7,7 @@ import (
 
 // Example is one task instance.
 type Example struct {
-	Prompt string         // what the model is conditioned on (after <bos>)
+	Prompt string         // what the model is conditioned on (after <bos>, or the user message of a chat template)
 	Answer string         // the target completion for SFT; "" when unknown
 	Ref    map[string]any // reference fields the task and the rewards check against
 }
@@ -20,17 +20,19 @@ type Task interface {
 	Correct(ex Example, completion string) bool
 }
 
-// TaskByName returns sudoku4x4, countdown or text.
+// TaskByName returns sudoku4x4, countdown, gsm8k or text.
 func TaskByName(name string) (Task, error) {
 	switch name {
 	case "sudoku4x4":
 		return Sudoku4x4{}, nil
 	case "countdown":
 		return Countdown{}, nil
+	case "gsm8k":
+		return GSM8K{}, nil
 	case "text":
 		return Text{}, nil
 	}
-	return nil, fmt.Errorf("unknown task %q (want sudoku4x4, countdown or text)", name)
+	return nil, fmt.Errorf("unknown task %q (want sudoku4x4, countdown, gsm8k or text)", name)
 }
 
 // Text is free text: a completion is correct when it equals the answer,
