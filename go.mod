@@ -6,6 +6,8 @@ require github.com/dlclark/regexp2/v2 v2.13.0
 
 require github.com/ebitengine/purego v0.11.3
 
+require github.com/ardanlabs/jinja v1.8.0 // indirect
+
 require (
 	codeberg.org/go-fonts/liberation v0.5.0 // indirect
 	codeberg.org/go-latex/latex v0.2.0 // indirect

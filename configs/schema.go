@@ -157,7 +157,7 @@ type Model struct {
 	Layers    int     `yaml:"layers" mapstructure:"layers"`         // blocks; 0 = the preset's
 	Heads     int     `yaml:"heads" mapstructure:"heads"`           // attention heads; 0 = the preset's
 	FF        int     `yaml:"ff" mapstructure:"ff"`                 // SwiGLU hidden width; 0 = the preset's
-	Vocab     string  `yaml:"vocab" mapstructure:"vocab"`           // tokenizer: char (family remask) | hf (llada, dream: the run store's tokenizer.json)
+	Vocab     string  `yaml:"vocab" mapstructure:"vocab"`           // tokenizer: char (family remask) | hf (llada, dream: the tokenizer.json and chat template the imported store keeps, read from model.init_from) | the path of a tokenizer.json (tokenizer_config.json beside it)
 	MaxLen    int     `yaml:"max_len" mapstructure:"max_len"`       // longest sequence (RoPE tables)
 	InitFrom  string  `yaml:"init_from" mapstructure:"init_from"`   // RUN.db[:STEP] to start from, "" = fresh weights
 	RopeTheta float64 `yaml:"rope_theta" mapstructure:"rope_theta"` // RoPE base
@@ -183,7 +183,7 @@ func defaultModel() Model {
 
 // Data says what to train and evaluate on.
 type Data struct {
-	Task   string `yaml:"task" mapstructure:"task"`       // sudoku4x4 | countdown | text
+	Task   string `yaml:"task" mapstructure:"task"`       // sudoku4x4 | countdown | gsm8k | text
 	Train  string `yaml:"train" mapstructure:"train"`     // gen:N or a file in the task's format
 	Eval   string `yaml:"eval" mapstructure:"eval"`       // gen:N or a file; "" = no periodic eval
 	EvalN  int    `yaml:"eval_n" mapstructure:"eval_n"`   // examples per periodic eval, 0 = all

@@ -207,8 +207,8 @@ func (c Config) validateModel(p *problems) {
 	case "remask":
 		p.oneOf("model.vocab", m.Vocab, "char")
 	case "llada", "dream":
-		if m.Vocab != "hf" {
-			p.bad("model.vocab", "%q: family %s reads its hf tokenizer, vocab must be hf", m.Vocab, m.Family)
+		if m.Vocab != "hf" && !strings.HasSuffix(m.Vocab, ".json") {
+			p.bad("model.vocab", "%q: family %s reads a Hugging Face tokenizer: vocab must be hf (the one its store keeps) or the path of a tokenizer.json", m.Vocab, m.Family)
 		}
 	default:
 		p.bad("model.family", "%q is not one of remask, llada, dream", m.Family)
@@ -303,9 +303,9 @@ const maxVocab = 1 << 24
 func (c Config) validateData(p *problems) {
 	d := c.Data
 	if d.Task == "" {
-		p.bad("data.task", "required (sudoku4x4, countdown or text)")
+		p.bad("data.task", "required (sudoku4x4, countdown, gsm8k or text)")
 	} else {
-		p.oneOf("data.task", d.Task, "sudoku4x4", "countdown", "text")
+		p.oneOf("data.task", d.Task, "sudoku4x4", "countdown", "gsm8k", "text")
 	}
 	if d.Train == "" {
 		p.bad("data.train", "required (gen:N or a file)")

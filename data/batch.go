@@ -12,18 +12,37 @@ type Sequence struct {
 	Valid     []bool // key-padding mask, false at <pad>; nil when nothing is padding
 }
 
-// EncodePrompt is <bos> + the prompt: what a sampler starts from.
-func EncodePrompt(t *Tokenizer, ex Example) ([]int, error) {
+// PromptEncoder is a tokenizer that lays out prompts itself, through a
+// chat template: the prompt as a user message, then the generation prompt.
+type PromptEncoder interface {
+	EncodeChat(prompt string) ([]int, error)
+}
+
+// EncodePrompt is what a sampler starts from: the prompt through the
+// tokenizer's chat template when it has one (PromptEncoder), else <bos> (when
+// the tokenizer has one) and the prompt.
+func EncodePrompt(t Tokenizer, ex Example) ([]int, error) {
+	if pe, ok := t.(PromptEncoder); ok {
+		ids, err := pe.EncodeChat(ex.Prompt)
+		if err != nil {
+			return nil, fmt.Errorf("prompt: %w", err)
+		}
+		return ids, nil
+	}
 	p, err := t.Encode(ex.Prompt)
 	if err != nil {
 		return nil, fmt.Errorf("prompt: %w", err)
 	}
-	return append([]int{BOSID}, p...), nil
+	if t.BOSID() < 0 {
+		return p, nil
+	}
+	return append([]int{t.BOSID()}, p...), nil
 }
 
-// EncodeSFT lays out <bos> prompt answer <eos>..., padded with <eos> to
-// seqLen: the padding is part of the answer, so the model learns to stop.
-func EncodeSFT(t *Tokenizer, ex Example, seqLen int) (Sequence, error) {
+// EncodeSFT lays out the prompt (EncodePrompt), the answer and <eos>,
+// padded with <eos> to seqLen: the padding is part of the answer, so the
+// model learns to stop.
+func EncodeSFT(t Tokenizer, ex Example, seqLen int) (Sequence, error) {
 	p, err := EncodePrompt(t, ex)
 	if err != nil {
 		return Sequence{}, err
@@ -33,31 +52,35 @@ func EncodeSFT(t *Tokenizer, ex Example, seqLen int) (Sequence, error) {
 		return Sequence{}, fmt.Errorf("answer: %w", err)
 	}
 	if n := len(p) + len(a) + 1; n > seqLen {
-		return Sequence{}, fmt.Errorf("prompt (%d tokens with <bos>) + answer (%d) + <eos> = %d exceeds the sequence length %d", len(p), len(a), n, seqLen)
+		return Sequence{}, fmt.Errorf("prompt (%d tokens) + answer (%d) + <eos> = %d exceeds the sequence length %d", len(p), len(a), n, seqLen)
 	}
-	ids := append(append(p, a...), EOSID)
+	ids := append(append(p, a...), t.EOSID())
 	for len(ids) < seqLen {
-		ids = append(ids, EOSID)
+		ids = append(ids, t.EOSID())
 	}
 	return Sequence{IDs: ids, PromptLen: len(p)}, nil
 }
 
-// EncodePretrain lays out <bos> prompt+answer <eos> and pads with <pad>,
-// which the key-padding mask hides. PromptLen is 0: pretraining may mask
-// any position.
-func EncodePretrain(t *Tokenizer, ex Example, seqLen int) (Sequence, error) {
+// EncodePretrain lays out <bos> (when the tokenizer has one) prompt+answer
+// <eos> and pads with <pad>, which the key-padding mask hides. PromptLen is
+// 0: pretraining may mask any position. It uses no chat template.
+func EncodePretrain(t Tokenizer, ex Example, seqLen int) (Sequence, error) {
 	x, err := t.Encode(ex.Prompt + ex.Answer)
 	if err != nil {
 		return Sequence{}, fmt.Errorf("text: %w", err)
 	}
-	if n := len(x) + 2; n > seqLen {
-		return Sequence{}, fmt.Errorf("text (%d tokens) + <bos> + <eos> = %d exceeds the sequence length %d", len(x), n, seqLen)
+	var ids []int
+	if t.BOSID() >= 0 {
+		ids = append(ids, t.BOSID())
 	}
-	ids := make([]int, seqLen) // zero is <pad>
-	ids[0] = BOSID
-	copy(ids[1:], x)
-	ids[len(x)+1] = EOSID
-	real := len(x) + 2
+	ids = append(append(ids, x...), t.EOSID())
+	if len(ids) > seqLen {
+		return Sequence{}, fmt.Errorf("text (%d tokens) with <bos> and <eos> = %d exceeds the sequence length %d", len(x), len(ids), seqLen)
+	}
+	real := len(ids)
+	for len(ids) < seqLen {
+		ids = append(ids, t.PadID())
+	}
 	var valid []bool
 	if real < seqLen {
 		valid = make([]bool, seqLen)
@@ -68,19 +91,36 @@ func EncodePretrain(t *Tokenizer, ex Example, seqLen int) (Sequence, error) {
 	return Sequence{IDs: ids, Valid: valid}, nil
 }
 
-// SeqLenFor is the shortest length that fits every example with <bos> and
-// one <eos> (for EncodeSFT and EncodePretrain alike).
-func SeqLenFor(t *Tokenizer, exs []Example) (int, error) {
+// SeqLenFor is the shortest length that fits every example, for
+// EncodePretrain (objective mdlm) or EncodeSFT (the others, sft true).
+func SeqLenFor(t Tokenizer, exs []Example, sft bool) (int, error) {
 	if len(exs) == 0 {
 		return 0, fmt.Errorf("sequence length: no examples")
 	}
 	n := 0
 	for i, ex := range exs {
-		p, err := t.Encode(ex.Prompt + ex.Answer)
-		if err != nil {
-			return 0, fmt.Errorf("example %d: %w", i, err)
+		var l int
+		if sft {
+			p, err := EncodePrompt(t, ex)
+			if err != nil {
+				return 0, fmt.Errorf("example %d: %w", i, err)
+			}
+			a, err := t.Encode(ex.Answer)
+			if err != nil {
+				return 0, fmt.Errorf("example %d: answer: %w", i, err)
+			}
+			l = len(p) + len(a) + 1
+		} else {
+			x, err := t.Encode(ex.Prompt + ex.Answer)
+			if err != nil {
+				return 0, fmt.Errorf("example %d: %w", i, err)
+			}
+			l = len(x) + 1
+			if t.BOSID() >= 0 {
+				l++
+			}
 		}
-		n = max(n, len(p)+2)
+		n = max(n, l)
 	}
 	return n, nil
 }

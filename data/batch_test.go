@@ -33,7 +33,7 @@ func TestEncodeSFT(t *testing.T) {
 	if s, err := EncodeSFT(tok, cd12, 11); err != nil || !reflect.DeepEqual(s.IDs, want.IDs[:11]) {
 		t.Fatalf("exact fit: %v %v", s, err)
 	}
-	if _, err := EncodeSFT(tok, cd12, 10); err == nil || !strings.Contains(err.Error(), "prompt (7 tokens with <bos>) + answer (3) + <eos> = 11 exceeds the sequence length 10") {
+	if _, err := EncodeSFT(tok, cd12, 10); err == nil || !strings.Contains(err.Error(), "prompt (7 tokens) + answer (3) + <eos> = 11 exceeds the sequence length 10") {
 		t.Fatalf("too short: %v", err)
 	}
 	if _, err := EncodeSFT(tok, Example{Prompt: "a", Answer: "é"}, 10); err == nil || !strings.Contains(err.Error(), "answer") {
@@ -67,14 +67,14 @@ func TestEncodePretrain(t *testing.T) {
 
 func TestSeqLenFor(t *testing.T) {
 	tok := NewDefaultTokenizer()
-	n, err := SeqLenFor(tok, []Example{cd12, {Prompt: "ab", Answer: "cdefghijk"}, {Prompt: "x"}})
+	n, err := SeqLenFor(tok, []Example{cd12, {Prompt: "ab", Answer: "cdefghijk"}, {Prompt: "x"}}, true)
 	if err != nil || n != 13 { // 2 + 9 + <bos> + <eos>
 		t.Fatalf("SeqLenFor = %d, %v; want 13", n, err)
 	}
-	if _, err := SeqLenFor(tok, []Example{cd12, {Prompt: "é"}}); err == nil || !strings.Contains(err.Error(), "example 1") {
+	if _, err := SeqLenFor(tok, []Example{cd12, {Prompt: "é"}}, false); err == nil || !strings.Contains(err.Error(), "example 1") {
 		t.Fatalf("bad character: %v", err)
 	}
-	if _, err := SeqLenFor(tok, nil); err == nil {
+	if _, err := SeqLenFor(tok, nil, false); err == nil {
 		t.Fatal("no examples accepted")
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 )
 
-// Special token ids, fixed for every vocabulary.
+// The char tokenizer's special token ids, the same for every charset.
 const (
 	PadID  = 0
 	MaskID = 1
@@ -27,8 +27,31 @@ var DefaultCharset = func() string {
 	return b.String()
 }()
 
-// Tokenizer maps single characters to ids after the four special tokens.
-type Tokenizer struct {
+// Tokenizer turns text into the model's token ids and back. CharTokenizer is
+// remask's own; HFTokenizer reads a Hugging Face checkpoint's tokenizer.json.
+// The special ids come from the tokenizer, never from literals.
+type Tokenizer interface {
+	// Size is the number of ids Encode can produce (a model may score more:
+	// Hugging Face embeddings are often padded).
+	Size() int
+	PadID() int
+	MaskID() int
+	// BOSID is the id EncodePrompt puts before a plain prompt, -1 for none
+	// (a chat template writes its own).
+	BOSID() int
+	// EOSID is the id that ends an answer and pads it in SFT.
+	EOSID() int
+	// Encode maps text to ids; text it cannot encode is an error.
+	Encode(s string) ([]int, error)
+	// Decode renders ids for logs and debugging; it never fails.
+	Decode(ids []int) string
+	// DecodeAnswer renders a completion: the text before its end, without
+	// special tokens, a still-masked position as "?".
+	DecodeAnswer(ids []int) string
+}
+
+// CharTokenizer maps single characters to ids after the four special tokens.
+type CharTokenizer struct {
 	vocab []string
 	ids   map[rune]int
 }
@@ -36,8 +59,8 @@ type Tokenizer struct {
 // NewCharTokenizer builds a tokenizer over the characters of charset, in
 // order, after the four special tokens. The charset must be valid UTF-8
 // without repeated characters.
-func NewCharTokenizer(charset string) (*Tokenizer, error) {
-	t := &Tokenizer{vocab: append([]string(nil), specials...), ids: map[rune]int{}}
+func NewCharTokenizer(charset string) (*CharTokenizer, error) {
+	t := &CharTokenizer{vocab: append([]string(nil), specials...), ids: map[rune]int{}}
 	for off, r := range charset {
 		if r == utf8.RuneError && !strings.HasPrefix(charset[off:], string(utf8.RuneError)) {
 			return nil, fmt.Errorf("tokenizer: charset byte %d (0x%02x) is not valid UTF-8", off, charset[off])
@@ -52,13 +75,13 @@ func NewCharTokenizer(charset string) (*Tokenizer, error) {
 }
 
 // NewDefaultTokenizer is the tokenizer over DefaultCharset.
-func NewDefaultTokenizer() *Tokenizer {
+func NewDefaultTokenizer() *CharTokenizer {
 	t, _ := NewCharTokenizer(DefaultCharset) // DefaultCharset has no duplicates
 	return t
 }
 
 // TokenizerFromVocab rebuilds a tokenizer from Vocab (as stored in a run).
-func TokenizerFromVocab(vocab []string) (*Tokenizer, error) {
+func TokenizerFromVocab(vocab []string) (*CharTokenizer, error) {
 	if len(vocab) < len(specials) {
 		return nil, fmt.Errorf("tokenizer: vocab has %d entries, fewer than the %d special tokens", len(vocab), len(specials))
 	}
@@ -84,20 +107,20 @@ func TokenizerFromVocab(vocab []string) (*Tokenizer, error) {
 }
 
 // Vocab lists every token by id.
-func (t *Tokenizer) Vocab() []string { return append([]string(nil), t.vocab...) }
+func (t *CharTokenizer) Vocab() []string { return append([]string(nil), t.vocab...) }
 
 // Size is the vocabulary size.
-func (t *Tokenizer) Size() int { return len(t.vocab) }
+func (t *CharTokenizer) Size() int { return len(t.vocab) }
 
-// The special ids are the same for every tokenizer; the methods let code
-// that holds a tokenizer avoid the package constants.
-func (t *Tokenizer) PadID() int  { return PadID }
-func (t *Tokenizer) MaskID() int { return MaskID }
-func (t *Tokenizer) BOSID() int  { return BOSID }
-func (t *Tokenizer) EOSID() int  { return EOSID }
+// The special ids are the package constants; code that holds a Tokenizer
+// asks it instead, since a Hugging Face tokenizer has its own.
+func (t *CharTokenizer) PadID() int  { return PadID }
+func (t *CharTokenizer) MaskID() int { return MaskID }
+func (t *CharTokenizer) BOSID() int  { return BOSID }
+func (t *CharTokenizer) EOSID() int  { return EOSID }
 
 // Encode maps text to ids; a character outside the vocabulary is an error.
-func (t *Tokenizer) Encode(s string) ([]int, error) {
+func (t *CharTokenizer) Encode(s string) ([]int, error) {
 	out := make([]int, 0, len(s))
 	for off, r := range s {
 		id, ok := t.ids[r]
@@ -114,7 +137,7 @@ func (t *Tokenizer) Encode(s string) ([]int, error) {
 
 // Decode renders ids, special tokens by name and ids outside the vocabulary
 // as "<N>" (it never fails: it is for logs and debugging).
-func (t *Tokenizer) Decode(ids []int) string {
+func (t *CharTokenizer) Decode(ids []int) string {
 	var b strings.Builder
 	for _, id := range ids {
 		if id >= 0 && id < len(t.vocab) {
@@ -128,7 +151,7 @@ func (t *Tokenizer) Decode(ids []int) string {
 
 // DecodeAnswer renders a completion: text up to the first <eos>, <pad> and
 // <bos> skipped, <mask> shown as "?".
-func (t *Tokenizer) DecodeAnswer(ids []int) string {
+func (t *CharTokenizer) DecodeAnswer(ids []int) string {
 	var b strings.Builder
 	for _, id := range ids {
 		switch {

@@ -140,7 +140,7 @@ func maskedBatch(rng *rand.Rand, seqs []data.Sequence, maskID int, sft bool) (mo
 }
 
 // NewObjective returns the supervised objective of a config.
-func NewObjective(cfg configs.Config, tok *data.Tokenizer) (Objective, error) {
+func NewObjective(cfg configs.Config, tok data.Tokenizer) (Objective, error) {
 	switch cfg.Objective {
 	case "mdlm":
 		return MDLM{MaskID: tok.MaskID()}, nil

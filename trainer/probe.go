@@ -60,7 +60,10 @@ func Probe(ctx context.Context, cfg configs.Config, opt ProbeOptions) (ProbeRepo
 	if opt.Prompts < 4 || opt.Splits < 1 {
 		return ProbeReport{}, fmt.Errorf("probe: need at least 4 prompts and 1 split (got %d, %d)", opt.Prompts, opt.Splits)
 	}
-	tok := data.NewDefaultTokenizer()
+	tok, err := runTokenizer(cfg, Options{})
+	if err != nil {
+		return ProbeReport{}, err
+	}
 	task, err := data.TaskByName(cfg.Data.Task)
 	if err != nil {
 		return ProbeReport{}, err

@@ -47,7 +47,7 @@ func sameTotals(g []reward.Scored) bool {
 }
 
 // resolveRL builds the config's algorithm from the registry.
-func resolveRL(cfg configs.Config, tok *data.Tokenizer) (rlSettings, error) {
+func resolveRL(cfg configs.Config, tok data.Tokenizer) (rlSettings, error) {
 	reg, ok := algos.Lookup(cfg.Objective)
 	if !ok {
 		return rlSettings{}, fmt.Errorf("objective %q is not a registered RL algorithm (%s)", cfg.Objective, strings.Join(algos.Names(), ", "))
@@ -122,7 +122,7 @@ const (
 )
 
 // rolloutOptions are the sampler settings of the rollout section.
-func rolloutOptions(cfg configs.Config, tok *data.Tokenizer, task data.Task) rollout.Options {
+func rolloutOptions(cfg configs.Config, tok data.Tokenizer, task data.Task) rollout.Options {
 	r := cfg.Rollout
 	return samplerOptions(configs.Sample{GenLength: r.GenLength, Steps: r.Steps, Block: r.Block, Temperature: r.Temperature,
 		Remasking: r.Remasking, Confidence: r.Confidence, Threshold: r.Threshold, Cache: r.Cache}, tok, task)
@@ -204,7 +204,7 @@ func (b *Batch) ZeroSignalFrac() float64 {
 
 // collector runs the collect phase: rollout, rewards, advantages.
 type collector struct {
-	tok     *data.Tokenizer
+	tok     data.Tokenizer
 	exs     []data.Example
 	prompts [][]int
 	comps   []reward.Component
@@ -451,7 +451,10 @@ func (u *updater) update(b *Batch, m map[string]float64, last StepStats) (StepSt
 func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, error) {
 	t0 := time.Now()
 	log := opt.Log
-	tok := data.NewDefaultTokenizer()
+	tok, err := runTokenizer(cfg, opt)
+	if err != nil {
+		return Summary{}, err
+	}
 	task, err := data.TaskByName(cfg.Data.Task)
 	if err != nil {
 		return Summary{}, err

@@ -83,12 +83,15 @@ const (
 
 // ModelConfig turns the config's model section into the model's shape, for
 // a tokenizer of vocab ids. A llada or dream model scores model.vocab_size
-// ids and needs its hf tokenizer: a vocab of another size (the char
-// tokenizer's) is refused.
+// ids, which may be more than its tokenizer has (Hugging Face embeddings
+// are often padded), never fewer.
 func ModelConfig(cfg configs.Config, vocab int) (model.Config, error) {
-	if m := cfg.Model; m.Family != model.FamilyRemask && m.Family != "" && vocab != m.VocabSize {
-		return model.Config{}, fmt.Errorf("model.family %s scores %d token ids (model.vocab_size) with its hf tokenizer, this tokenizer has %d: training, sampling and eval of %s models need the hf tokenizer (not yet supported)",
-			m.Family, m.VocabSize, vocab, m.Family)
+	if m := cfg.Model; m.Family != model.FamilyRemask && m.Family != "" {
+		if vocab > m.VocabSize {
+			return model.Config{}, fmt.Errorf("model.family %s scores %d token ids (model.vocab_size), fewer than the %d of its tokenizer: is model.vocab the checkpoint's own tokenizer?",
+				m.Family, m.VocabSize, vocab)
+		}
+		vocab = m.VocabSize
 	}
 	return modelConfig(cfg, vocab)
 }
@@ -124,7 +127,10 @@ func Train(ctx context.Context, cfg configs.Config, opt Options) (Summary, error
 	if cfg.Train.Threads > 0 {
 		runtime.GOMAXPROCS(cfg.Train.Threads)
 	}
-	tok := data.NewDefaultTokenizer()
+	tok, err := runTokenizer(cfg, opt)
+	if err != nil {
+		return Summary{}, err
+	}
 	task, err := data.TaskByName(cfg.Data.Task)
 	if err != nil {
 		return Summary{}, err
@@ -142,7 +148,7 @@ func Train(ctx context.Context, cfg configs.Config, opt Options) (Summary, error
 	}
 	seqLen := cfg.Data.SeqLen
 	if seqLen == 0 {
-		if seqLen, err = data.SeqLenFor(tok, trainEx); err != nil {
+		if seqLen, err = data.SeqLenFor(tok, trainEx, cfg.Objective != "mdlm"); err != nil {
 			return Summary{}, err
 		}
 	}
@@ -330,6 +336,9 @@ func resumeChanges(st *checkpoint.Store, cfg configs.Config) (all []configs.Chan
 // data of the run that cfg describes (regenerated when it is gen:N), and
 // says how many it dropped.
 func DropSeenInTraining(cfg configs.Config, exs []data.Example) ([]data.Example, int, error) {
+	if cfg.Data.Train == HFImportedData {
+		return exs, 0, nil
+	}
 	train, err := data.Load(cfg.Data.Task, cfg.Data.Train, cfg.Run.Seed)
 	if err != nil {
 		return nil, 0, fmt.Errorf("training data of the run (to drop seen examples; --keep-seen skips this): %w", err)
@@ -375,7 +384,7 @@ type runStart struct {
 // optimizer at step 0. The starting weights are made (or read from
 // model.init_from) before the store is created, so that a bad init_from
 // leaves nothing behind.
-func beginRun(cfg configs.Config, opt Options, mc model.Config, tok *data.Tokenizer) (*runStart, error) {
+func beginRun(cfg configs.Config, opt Options, mc model.Config, tok data.Tokenizer) (*runStart, error) {
 	resume, log := opt.Resume, opt.Log
 	cfgYAML, err := cfg.YAML()
 	if err != nil {
@@ -433,13 +442,28 @@ func newTrainer(cfg configs.Config, params *model.Params, adam *AdamW) *Trainer 
 // openRunStore creates the run store of a new run, or opens it to resume;
 // then it returns the latest checkpoint (nil when there is none) and drops
 // the metrics logged after it, which the resumed run logs again.
-func openRunStore(cfg configs.Config, opt Options, cfgYAML []byte, tok *data.Tokenizer) (*checkpoint.Store, *checkpoint.Checkpoint, error) {
+func openRunStore(cfg configs.Config, opt Options, cfgYAML []byte, tok data.Tokenizer) (*checkpoint.Store, *checkpoint.Checkpoint, error) {
 	path, log := StorePath(cfg), opt.Log
 	if !opt.Resume {
-		meta := checkpoint.Meta{ConfigYAML: string(cfgYAML), Seed: cfg.Run.Seed, Version: Version, Created: time.Now().UTC(), Vocab: tok.Vocab()}
+		meta := checkpoint.Meta{ConfigYAML: string(cfgYAML), Seed: cfg.Run.Seed, Version: Version, Created: time.Now().UTC()}
+		if ct, ok := tok.(*data.CharTokenizer); ok {
+			meta.Vocab = ct.Vocab()
+		}
+		// an imported model's tokenizer and config files go along, so that
+		// sample, eval and export --format hf work on this run's store too
+		files, err := tokenizerSourceFiles(cfg, opt)
+		if err != nil {
+			return nil, nil, err
+		}
 		st, err := checkpoint.Create(path, meta)
 		if errors.Is(err, checkpoint.ErrExists) {
 			return nil, nil, fmt.Errorf("run store %s already exists: pass --resume to continue it, or set run.name to start a new run", path)
+		}
+		if err == nil && len(files) > 0 {
+			if err = st.PutFiles(files); err != nil {
+				st.Close()
+				os.Remove(path)
+			}
 		}
 		return st, nil, err
 	}
@@ -652,13 +676,13 @@ func paramsOf(st *checkpoint.Store, ck *checkpoint.Checkpoint, log zerolog.Logge
 
 // SampleOptions are the decoding settings of a config's sample section; a
 // zero gen_length takes the task's answer length.
-func SampleOptions(cfg configs.Config, tok *data.Tokenizer, task data.Task) rollout.Options {
+func SampleOptions(cfg configs.Config, tok data.Tokenizer, task data.Task) rollout.Options {
 	return samplerOptions(cfg.Sample, tok, task)
 }
 
 // samplerOptions turns sampler settings (the sample section, or the rollout
 // section's copy of them) into rollout.Options.
-func samplerOptions(s configs.Sample, tok *data.Tokenizer, task data.Task) rollout.Options {
+func samplerOptions(s configs.Sample, tok data.Tokenizer, task data.Task) rollout.Options {
 	o := rollout.Options{GenLength: s.GenLength, Steps: s.Steps, Block: s.Block, Temperature: s.Temperature,
 		Remasking: s.Remasking, Confidence: s.Confidence, Threshold: s.Threshold, Cache: s.Cache,
 		Revise: s.Revise, ReviseThreshold: s.ReviseThreshold,
@@ -688,13 +712,13 @@ func NewEvalModel(p *model.Params) EvalModel { return EvalModel{model.NewInferen
 
 // Evaluate samples a completion for every example and returns the fraction
 // that the task marks correct, with a few samples for the run store.
-func Evaluate(m EvalModel, tok *data.Tokenizer, task data.Task, exs []data.Example, o rollout.Options, rng *rand.Rand) (float64, []checkpoint.Sample, error) {
+func Evaluate(m EvalModel, tok data.Tokenizer, task data.Task, exs []data.Example, o rollout.Options, rng *rand.Rand) (float64, []checkpoint.Sample, error) {
 	return evaluate(m, tok, task, exs, o, rng, nil)
 }
 
 // EvaluateByStep is Evaluate that also counts, per denoising step, the
 // tokens committed at that step and how many of them are right.
-func EvaluateByStep(m EvalModel, tok *data.Tokenizer, task data.Task, exs []data.Example, o rollout.Options, rng *rand.Rand) (float64, CommitCounts, error) {
+func EvaluateByStep(m EvalModel, tok data.Tokenizer, task data.Task, exs []data.Example, o rollout.Options, rng *rand.Rand) (float64, CommitCounts, error) {
 	var cc CommitCounts
 	acc, _, err := evaluate(m, tok, task, exs, o, rng, &cc)
 	return acc, cc, err
@@ -738,7 +762,7 @@ func (c *CommitCounts) add(tokens, trace, ref []int) {
 
 // referenceCompletion is ex's answer followed by <eos> up to n tokens, or
 // nil when ex has no answer.
-func referenceCompletion(tok *data.Tokenizer, ex data.Example, n int) ([]int, error) {
+func referenceCompletion(tok data.Tokenizer, ex data.Example, n int) ([]int, error) {
 	if ex.Answer == "" {
 		return nil, nil
 	}
@@ -752,7 +776,7 @@ func referenceCompletion(tok *data.Tokenizer, ex data.Example, n int) ([]int, er
 	return a, nil
 }
 
-func evaluate(m EvalModel, tok *data.Tokenizer, task data.Task, exs []data.Example, o rollout.Options, rng *rand.Rand, byStep *CommitCounts) (float64, []checkpoint.Sample, error) {
+func evaluate(m EvalModel, tok data.Tokenizer, task data.Task, exs []data.Example, o rollout.Options, rng *rand.Rand, byStep *CommitCounts) (float64, []checkpoint.Sample, error) {
 	const batch = 64
 	correct := 0
 	var samples []checkpoint.Sample
@@ -980,6 +1004,11 @@ func readHFFiles(dir string) (map[string][]byte, error) {
 	return files, nil
 }
 
+// HFImportedData is data.train in the config of an imported model's store:
+// it names no training data (eval has nothing to hold out, and any task
+// may be evaluated).
+const HFImportedData = "none"
+
 // hfRunConfig is the config an imported model's store holds: the defaults,
 // named after the store, with the model section of the checkpoint. It
 // describes a model, not a run to repeat: data.train is "none".
@@ -987,7 +1016,7 @@ func hfRunConfig(hf model.HFModel, out string) configs.Config {
 	cfg := configs.Default()
 	cfg.Run.Name = strings.TrimSuffix(filepath.Base(out), ".db")
 	cfg.Run.Dir = filepath.Dir(out)
-	cfg.Data.Task, cfg.Data.Train = "text", "none"
+	cfg.Data.Task, cfg.Data.Train = "text", HFImportedData
 	c := hf.Config
 	cfg.Model = configs.Model{D: c.D, Layers: c.Layers, Heads: c.Heads, FF: c.FF, Vocab: "hf", MaxLen: c.MaxLen,
 		RopeTheta: c.RopeTheta, NormEps: c.NormEps, Family: hf.Family, KVHeads: c.KVHeads, HeadDim: c.HeadDim,

@@ -132,11 +132,13 @@ func TestImportHFStore(t *testing.T) {
 	if m.Family != "llada" || m.Vocab != "hf" || m.VocabSize != 256 || m.MaskID != 126 || m.MaxLen != 32 || m.D != 48 || m.TiedEmbed || m.LogitShift {
 		t.Fatalf("model section %+v", m)
 	}
-	if _, err := ModelConfig(cfg, 40); err == nil || !strings.Contains(err.Error(), "need the hf tokenizer (not yet supported)") {
-		t.Fatalf("the char tokenizer on a llada model: %v", err)
+	// a tokenizer with more ids than the model scores is refused; fewer is
+	// an embedding padded past the tokenizer, which scores vocab_size ids
+	if _, err := ModelConfig(cfg, 257); err == nil || !strings.Contains(err.Error(), "scores 256 token ids (model.vocab_size), fewer than the 257 of its tokenizer") {
+		t.Fatalf("a larger tokenizer on a llada model: %v", err)
 	}
-	if _, err := ModelConfig(cfg, 256); err != nil {
-		t.Fatal(err)
+	if mc, err := ModelConfig(cfg, 200); err != nil || mc.Vocab != 256 {
+		t.Fatal(mc.Vocab, err)
 	}
 }
 

@@ -140,7 +140,7 @@ func TestCkptHFInspect(t *testing.T) {
 		t.Fatalf("ls: %s", out)
 	}
 	code, _, stderr := runCaptured(t, "sample", "--ckpt", db, "--prompt", "hi")
-	if code != 1 || !strings.Contains(stderr, "is a dream model: it needs the hf tokenizer (not yet supported)") {
+	if code != 1 || !strings.Contains(stderr, db+": model.vocab hf: the run store keeps no tokenizer.json (the folder it was imported from had none)") {
 		t.Fatalf("sample: %d %s", code, stderr)
 	}
 }

@@ -74,7 +74,7 @@ const maxSamples = 4096
 const maxGenLength = 1 << 16
 
 // options merges the flags over the run's config.
-func (f *samplingFlags) options(cfg configs.Config, tok *data.Tokenizer) (rollout.Options, error) {
+func (f *samplingFlags) options(cfg configs.Config, tok data.Tokenizer) (rollout.Options, error) {
 	task, err := data.TaskByName(cfg.Data.Task)
 	if err != nil {
 		return rollout.Options{}, err
@@ -120,15 +120,22 @@ func (f *samplingFlags) options(cfg configs.Config, tok *data.Tokenizer) (rollou
 }
 
 // loadForSampling opens a run's weights, config and tokenizer.
-func loadForSampling(ref string) (*model.Params, configs.Config, *data.Tokenizer, error) {
+func loadForSampling(ref string) (*model.Params, configs.Config, data.Tokenizer, error) {
 	p, cfg, err := trainer.LoadParams(ref, logger())
 	if err != nil {
 		return nil, configs.Config{}, nil, err
 	}
-	if f := cfg.Model.Family; f != model.FamilyRemask {
-		return nil, configs.Config{}, nil, fmt.Errorf("%s is a %s model: it needs the hf tokenizer (not yet supported)", ref, f)
+	var files map[string][]byte
+	if cfg.Model.Vocab == "hf" {
+		if files, err = trainer.StoreFiles(ref); err != nil {
+			return nil, configs.Config{}, nil, err
+		}
 	}
-	return p, cfg, data.NewDefaultTokenizer(), nil
+	tok, err := trainer.NewTokenizer(cfg, files)
+	if err != nil {
+		return nil, configs.Config{}, nil, fmt.Errorf("%s: %w", ref, err)
+	}
+	return p, cfg, tok, nil
 }
 
 func newSampleCmd() *cobra.Command {
@@ -163,8 +170,8 @@ func newSampleCmd() *cobra.Command {
 			if err := data.CheckPrompt(cfg.Data.Task, prompt); err != nil {
 				return fmt.Errorf("--prompt: %w (the run %s trains task %s)", err, ref, cfg.Data.Task)
 			}
-			// Task prompts end with the "=" that separates them from the answer.
-			if cfg.Data.Task != "text" && !strings.HasSuffix(prompt, "=") {
+			// Puzzle prompts end with the "=" that separates them from the answer.
+			if (cfg.Data.Task == "sudoku4x4" || cfg.Data.Task == "countdown") && !strings.HasSuffix(prompt, "=") {
 				prompt += "="
 			}
 			ids, err := data.EncodePrompt(tok, data.Example{Prompt: prompt})
@@ -212,7 +219,7 @@ func newEvalCmd() *cobra.Command {
 		sf                  samplingFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "eval --ckpt RUN.db[:STEP] --data FILE --task sudoku4x4|countdown",
+		Use:   "eval --ckpt RUN.db[:STEP] --data FILE --task sudoku4x4|countdown|gsm8k|text",
 		Short: "Accuracy of a checkpoint on a task file, as one JSON line",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -230,7 +237,7 @@ func newEvalCmd() *cobra.Command {
 			if limit < 0 {
 				return fmt.Errorf("eval: -n %d: want 0 (all) or more", limit)
 			}
-			if cfg.Data.Task != taskName && !crossTask {
+			if cfg.Data.Task != taskName && !crossTask && cfg.Data.Train != trainer.HFImportedData {
 				return fmt.Errorf("eval: --task %s, but %s was trained on task %s (its accuracy would say nothing); pass --cross-task to evaluate anyway", taskName, ref, cfg.Data.Task)
 			}
 			exs, err := data.Load(taskName, file, 0)
@@ -286,8 +293,8 @@ func newEvalCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&ref, "ckpt", "", "run store and optional step, RUN.db[:STEP]")
-	cmd.Flags().StringVar(&file, "data", "", "task file: d1 sudoku CSV or countdown JSONL (or gen:N)")
-	cmd.Flags().StringVar(&taskName, "task", "", "sudoku4x4 or countdown")
+	cmd.Flags().StringVar(&file, "data", "", "task file: d1 sudoku CSV, countdown JSONL, GSM8K JSONL or prompt/answer JSONL (or gen:N)")
+	cmd.Flags().StringVar(&taskName, "task", "", "sudoku4x4, countdown, gsm8k or text")
 	cmd.Flags().IntVar(&limit, "n", 0, "evaluate only the first N examples (0 = all)")
 	cmd.Flags().BoolVar(&crossTask, "cross-task", false, "evaluate on a task other than the one the checkpoint was trained on")
 	cmd.Flags().IntVar(&repairK, "repair", 0, "instead of sampling: corrupt each reference answer with N substitutions and report how many revision passes (--revise) restore")
@@ -300,7 +307,7 @@ func newEvalCmd() *cobra.Command {
 // evalRepair corrupts each example's reference answer with k random
 // substitutions, runs revision passes over it, and returns the share of
 // answers restored exactly and of corrupted positions fixed.
-func evalRepair(m rollout.Model, tok *data.Tokenizer, exs []data.Example, k, passes int, thr float64, o rollout.Options, seed uint64) (repaired, fixedCells float64, err error) {
+func evalRepair(m rollout.Model, tok data.Tokenizer, exs []data.Example, k, passes int, thr float64, o rollout.Options, seed uint64) (repaired, fixedCells float64, err error) {
 	rng := rand.New(rand.NewPCG(seed, 0x726570)) // "rep"
 	var prompts, corrupted, originals [][]int
 	wrong := 0

@@ -11,9 +11,15 @@ written by hand (8-byte little-endian header length, JSON header, raw
 little-endian data), without the safetensors package.
 
   make_reference.py generate [OUTDIR]
-      write the tiny checkpoints (llada, dream, dream_tied, llada_bf16_sharded)
-      under OUTDIR (default: this script's folder), each with config.json,
-      its safetensors and reference.json: {"ids": [...], "logits": [[...]]}
+      write the tiny checkpoints (llada, dream, dream_tied, llada_bf16_sharded,
+      dream_chat) under OUTDIR (default: this script's folder), each with
+      config.json, its safetensors and reference.json: {"ids": [...],
+      "logits": [[...]]}; dream_chat also has a small Qwen2-style byte-level
+      BPE tokenizer.json (merges learned here from data/testdata's GSM8K
+      lines), a tokenizer_config.json with Qwen2.5's chat template (Dream's;
+      read from data/chat/testdata/reference.json) and generation_config.json
+  make_reference.py generate OUTDIR NAME...
+      only the named checkpoints
   make_reference.py logits DIR --ids 3,17,5
       print {"logits": [[...]]} for a Hugging Face folder of either family
   make_reference.py check DIR --ids 3,17,5 --logits FILE [--tol 1e-4]
@@ -337,7 +343,18 @@ VARIANTS = {
                                 intermediate_size=48, vocab_size=100, max_position_embeddings=64,
                                 rope_theta=10000.0, rms_norm_eps=1e-6, mask_token_id=99, tie_word_embeddings=True),
                    "F16", 1, [5, 99, 99, 14, 2, 71, 3]),
+    # with a real (small) tokenizer and chat template, for the CLI's
+    # import-sample-eval-train test: 356 token ids, the embedding padded to 384
+    "dream_chat": (dream_config(hidden_size=32, num_attention_heads=4, num_key_value_heads=2, num_hidden_layers=2,
+                                intermediate_size=64, vocab_size=384, max_position_embeddings=512,
+                                rope_theta=1000000.0, rms_norm_eps=1e-6, mask_token_id=355, tie_word_embeddings=False,
+                                bos_token_id=352, eos_token_id=352, pad_token_id=352),
+                   "F32", 1, [353, 114, 17, 355, 355, 354, 352, 383, 40]),
 }
+
+# the seed of each variant's random weights (fixed, so that adding a variant
+# leaves the others' files as they were)
+SEEDS = {"dream": 1, "dream_tied": 2, "llada": 3, "llada_bf16_sharded": 4, "dream_chat": 5}
 
 TOKENIZER_FILES = {
     # stand-ins with the shape of the real files, to check they are kept
@@ -345,6 +362,91 @@ TOKENIZER_FILES = {
     "tokenizer_config.json": {"model_max_length": 4096, "chat_template": "{{ messages }}"},
     "generation_config.json": {"eos_token_id": 3, "pad_token_id": 3},
 }
+
+
+# ---------------------------------------------------------------- a tiny Qwen2-style tokenizer
+
+REPO = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
+QWEN2_SPLIT = ("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+               "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")
+CHAT_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|mask|>"]
+
+
+def bytes_to_unicode():
+    """GPT-2's byte-level alphabet: byte -> printable character"""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("\xa1"), ord("\xac") + 1)) + list(range(ord("\xae"), ord("\xff") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, [chr(c) for c in cs]))
+
+
+def chat_tokenizer(n_merges):
+    """A byte-level BPE in Qwen2's tokenizer.json layout: the 256 byte
+    tokens, n_merges merges learned greedily (most frequent pair first) on
+    the GSM8K lines of data/testdata, then Qwen's special tokens."""
+    import re
+    b2u = bytes_to_unicode()
+    text = []
+    with open(os.path.join(REPO, "data", "testdata", "gsm8k_sample.jsonl")) as f:
+        for line in f:
+            row = json.loads(line)
+            text += [row["question"], row["answer"]]
+    words = {}
+    for t in text:
+        for w in re.findall(r" ?[A-Za-z]+| ?[0-9]| ?[^\sA-Za-z0-9]+|\s+", t):
+            key = tuple(b2u[b] for b in w.encode())
+            words[key] = words.get(key, 0) + 1
+    vocab = {b2u[b]: i for i, b in enumerate(sorted(b2u))}
+    merges = []
+    while len(merges) < n_merges:
+        pairs = {}
+        for w, c in words.items():
+            for a, b in zip(w, w[1:]):
+                pairs[(a, b)] = pairs.get((a, b), 0) + c
+        if not pairs:
+            break
+        best = max(sorted(pairs), key=lambda p: pairs[p])
+        merges.append(best)
+        vocab[best[0] + best[1]] = len(vocab)
+        new = {}
+        for w, c in words.items():
+            out, i = [], 0
+            while i < len(w):
+                if i + 1 < len(w) and (w[i], w[i + 1]) == best:
+                    out.append(w[i] + w[i + 1])
+                    i += 2
+                else:
+                    out.append(w[i])
+                    i += 1
+            new[tuple(out)] = new.get(tuple(out), 0) + c
+        words = new
+    added = [{"id": len(vocab) + i, "content": s, "single_word": False, "lstrip": False, "rstrip": False,
+              "normalized": False, "special": True} for i, s in enumerate(CHAT_SPECIALS)]
+    bl = {"add_prefix_space": False, "trim_offsets": False, "use_regex": False}
+    tok = {"version": "1.0", "truncation": None, "padding": None, "added_tokens": added,
+           "normalizer": {"type": "NFC"},
+           "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+               {"type": "Split", "pattern": {"Regex": QWEN2_SPLIT}, "behavior": "Isolated", "invert": False},
+               dict(type="ByteLevel", **bl)]},
+           "post_processor": dict(type="ByteLevel", **bl), "decoder": dict(type="ByteLevel", **bl),
+           "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": "",
+                     "end_of_word_suffix": "", "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+                     "vocab": vocab, "merges": [a + " " + b for a, b in merges]}}
+    ids = {s: len(vocab) + i for i, s in enumerate(CHAT_SPECIALS)}
+    with open(os.path.join(REPO, "data", "chat", "testdata", "reference.json")) as f:
+        template = json.load(f)["qwen2_5"]["template"]
+    tcfg = {"add_bos_token": False, "bos_token": None, "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>",
+            "mask_token": "<|mask|>", "model_max_length": 128, "tokenizer_class": "Qwen2Tokenizer",
+            "chat_template": template,
+            "added_tokens_decoder": {str(a["id"]): {k: v for k, v in a.items() if k != "id"} for a in added}}
+    gen = {"eos_token_id": [ids["<|im_end|>"], ids["<|endoftext|>"]], "pad_token_id": ids["<|endoftext|>"],
+           "mask_token_id": ids["<|mask|>"]}
+    return tok, tcfg, gen, ids
 
 
 def rounded(t, dtype):
@@ -357,8 +459,11 @@ def rounded(t, dtype):
     return t32.to(torch.float64)
 
 
-def generate(outdir):
-    for seed, (name, (cfg, dtype, shards, ids)) in enumerate(sorted(VARIANTS.items()), start=1):
+def generate(outdir, names=None):
+    for name, (cfg, dtype, shards, ids) in sorted(VARIANTS.items()):
+        if names and name not in names:
+            continue
+        seed = SEEDS[name]
         d = os.path.join(outdir, name)
         os.makedirs(d, exist_ok=True)
         for old in os.listdir(d):
@@ -384,8 +489,12 @@ def generate(outdir):
             with open(os.path.join(d, "model.safetensors.index.json"), "w") as f:
                 json.dump({"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}, f, indent=2)
                 f.write("\n")
-        if name == "llada":
-            for fname, content in TOKENIZER_FILES.items():
+        files = TOKENIZER_FILES if name == "llada" else {}
+        if name == "dream_chat":
+            tok, tcfg, gen, _ = chat_tokenizer(96)
+            files = {"tokenizer.json": tok, "tokenizer_config.json": tcfg, "generation_config.json": gen}
+        if files:
+            for fname, content in files.items():
                 with open(os.path.join(d, fname), "w") as f:
                     json.dump(content, f, indent=2)
                     f.write("\n")
@@ -421,7 +530,7 @@ def check(d, ids, logits_file, tol=1e-4):
 
 def main(argv):
     if len(argv) >= 1 and argv[0] == "generate":
-        generate(argv[1] if len(argv) > 1 else HERE)
+        generate(argv[1] if len(argv) > 1 else HERE, argv[2:])
         return 0
     if len(argv) >= 2 and argv[0] in ("logits", "check"):
         d, rest = argv[1], argv[2:]
