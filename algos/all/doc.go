@@ -6,6 +6,8 @@ package all
 import (
 	_ "github.com/remask/remask/algos/coupledgrpo"
 	_ "github.com/remask/remask/algos/diffugrpo"
+	_ "github.com/remask/remask/algos/espo"
+	_ "github.com/remask/remask/algos/spg"
 	_ "github.com/remask/remask/algos/unigrpo"
 	_ "github.com/remask/remask/algos/wd1"
 )

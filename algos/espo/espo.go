@@ -15,8 +15,6 @@ type Masker struct {
 	Tok       algos.Special
 }
 
-func (Masker) Name() string { return "espo" }
-
 // Draw is one Monte Carlo mask of the batch.
 type Draw struct {
 	K      int   `json:"k"` // the batch's offset, uniform on 0..n
@@ -105,15 +103,6 @@ func (m Masker) Masks(samples []algos.Sample, rng *rand.Rand) (*Inputs, error) {
 		in.Tokens = append(in.Tokens, []algos.Estimate{est[i]})
 	}
 	return in, nil
-}
-
-// Inputs satisfies algos.Masker: the iteration's masks from its own stream.
-func (m Masker) Inputs(samples []algos.Sample, iter, mu int, batch, rng *rand.Rand) (*algos.Inputs, error) {
-	in, err := m.Masks(samples, rng)
-	if err != nil {
-		return nil, err
-	}
-	return in.Inputs, nil
 }
 
 // ELBO evaluates every completion's ELBO on per-row log-probs lp.

@@ -17,8 +17,6 @@ type Masker struct {
 	Tok         algos.Special
 }
 
-func (Masker) Name() string { return "spg" }
-
 // Draw is one masked copy of a completion.
 type Draw struct {
 	Block   int     `json:"block"`    // m_j: positions after this block are all masked
@@ -35,7 +33,8 @@ type Seq struct {
 }
 
 // Inputs are an iteration's NumT masked copies of the batch: draw j of
-// completion i is row j*B + i.
+// completion i is row j*B + i. Tokens[i] holds one estimate, completion
+// i's ELBO; Seqs hold what the EUBO needs besides.
 type Inputs struct {
 	*algos.Inputs
 	Seqs []Seq
@@ -112,17 +111,17 @@ func (m Masker) Masks(samples []algos.Sample, rng *rand.Rand) (*Inputs, error) {
 			seq.Draws = append(seq.Draws, d)
 		}
 		in.Seqs = append(in.Seqs, seq)
+		// the unit of completion i is its ELBO, linear in the log-probs
+		var unit algos.Estimate
+		for _, d := range seq.Draws {
+			for _, r := range d.Rows {
+				unit.Rows = append(unit.Rows, r)
+				unit.W = append(unit.W, 1/(float64(m.NumT)*float64(len(d.Rows))))
+			}
+		}
+		in.Tokens = append(in.Tokens, []algos.Estimate{unit})
 	}
 	return in, nil
-}
-
-// Inputs satisfies algos.Masker: the iteration's masks from its own stream.
-func (m Masker) Inputs(samples []algos.Sample, iter, mu int, batch, rng *rand.Rand) (*algos.Inputs, error) {
-	in, err := m.Masks(samples, rng)
-	if err != nil {
-		return nil, err
-	}
-	return in.Inputs, nil
 }
 
 // ELBO is the lower-bound estimate of a completion and its gradient with

@@ -235,3 +235,23 @@ func TestLossGradient(t *testing.T) {
 		}
 	}
 }
+
+// Each completion's unit is its ELBO: the same value as ELBO on its draws.
+func TestUnitIsTheELBO(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 8))
+	s := []algos.Sample{{Prompt: []int{2, 9}, Completion: []int{4, 5, 6, 3, 3, 3}}, {Prompt: []int{2}, Completion: []int{6, 6, 6, 6, 6, 6}}}
+	in, err := Masker{NumT: 3, BlockLength: 2, MaxT: 1, PMaskPrompt: 0.5, Tok: tok}.Masks(s, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp := make([]float64, in.B*in.L)
+	for r := range lp {
+		lp[r] = -rng.Float64()
+	}
+	for i, seq := range in.Seqs {
+		want, _ := ELBO(seq, lp)
+		if len(in.Tokens[i]) != 1 || !close(in.Tokens[i][0].Value(lp), want) {
+			t.Fatalf("completion %d: unit %v, ELBO %v", i, in.Tokens[i], want)
+		}
+	}
+}
