@@ -575,6 +575,7 @@ func TestBlockCausalFields(t *testing.T) {
 		{[]string{"model.attention=block_causal", "model.block_size=4", "sample.block=8"}, "sample.block"},
 		{[]string{"model.attention=block_causal", "model.block_size=3", "sample.gen_length=16"}, "sample.gen_length"},
 		{[]string{"model.attention=block_causal", "model.block_size=4", "rollout.gen_length=18"}, "rollout.gen_length"},
+		{[]string{"model.attention=block_causal", "model.block_size=4", "objective=edit"}, "objective"},
 	} {
 		_, err := Parse("b.yaml", []byte(minimal), tc.sets)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -53,6 +53,9 @@ func EstimateMemory(c Config, seqLen int) MemoryNeed {
 	if c.Model.VocabSize > 0 { // an imported model's vocabulary (llada, dream)
 		v = float64(c.Model.VocabSize)
 	}
+	if c.Model.Attention == "block_causal" && (c.Objective == "mdlm" || c.Objective == "sft") {
+		L *= 2 // block diffusion trains the clean and the noised sequence side by side
+	}
 	attn := 4 * d * d // q, k, v, o
 	if c.Model.KVHeads > 0 || c.Model.HeadDim > 0 {
 		dh, kv := d/heads, heads

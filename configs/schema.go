@@ -157,7 +157,7 @@ type Model struct {
 	Layers    int     `yaml:"layers" mapstructure:"layers"`         // blocks; 0 = the preset's
 	Heads     int     `yaml:"heads" mapstructure:"heads"`           // attention heads; 0 = the preset's
 	FF        int     `yaml:"ff" mapstructure:"ff"`                 // SwiGLU hidden width; 0 = the preset's
-	Vocab     string  `yaml:"vocab" mapstructure:"vocab"`           // tokenizer: char (family remask) | hf (llada, dream: the tokenizer.json and chat template the imported store keeps, read from model.init_from) | the path of a tokenizer.json (tokenizer_config.json beside it)
+	Vocab     string  `yaml:"vocab" mapstructure:"vocab"`           // tokenizer: char (family remask) | hf (llada, dream, sdar: the tokenizer.json and chat template the imported store keeps, read from model.init_from) | the path of a tokenizer.json (tokenizer_config.json beside it)
 	MaxLen    int     `yaml:"max_len" mapstructure:"max_len"`       // longest sequence (RoPE tables)
 	InitFrom  string  `yaml:"init_from" mapstructure:"init_from"`   // RUN.db[:STEP] to start from, "" = fresh weights
 	RopeTheta float64 `yaml:"rope_theta" mapstructure:"rope_theta"` // RoPE base
@@ -167,14 +167,15 @@ type Model struct {
 
 	// What the model families differ in. `remask ckpt import --hf` writes
 	// them for a llada or dream checkpoint; remask's own model leaves them 0.
-	Family     string `yaml:"family" mapstructure:"family"`           // remask | llada | dream: whose architecture and checkpoint layout (llada and dream come from remask ckpt import --hf, with vocab hf)
+	Family     string `yaml:"family" mapstructure:"family"`           // remask | llada | dream | sdar: whose architecture and checkpoint layout (llada, dream and sdar come from remask ckpt import --hf, with vocab hf)
 	KVHeads    int    `yaml:"kv_heads" mapstructure:"kv_heads"`       // key/value heads, 0 = heads; fewer is grouped-query attention (dream)
 	HeadDim    int    `yaml:"head_dim" mapstructure:"head_dim"`       // width of one attention head, 0 = d/heads
 	QKVBias    bool   `yaml:"qkv_bias" mapstructure:"qkv_bias"`       // biases on the q, k and v projections (dream)
 	TiedEmbed  bool   `yaml:"tied_embed" mapstructure:"tied_embed"`   // the output head is the token embedding transposed (no head tensor)
 	LogitShift bool   `yaml:"logit_shift" mapstructure:"logit_shift"` // the network's row i-1 predicts token i (dream); samplers and objectives still read token i at row i
-	VocabSize  int    `yaml:"vocab_size" mapstructure:"vocab_size"`   // llada, dream: token ids the model scores, its embedding rows (LLaDA's embedding_size); 0 with the char vocab, which sets it
-	MaskID     int    `yaml:"mask_id" mapstructure:"mask_id"`         // llada, dream: id of the mask token (mask_token_id); 0 with the char vocab, which sets it
+	QKNorm     bool   `yaml:"qk_norm" mapstructure:"qk_norm"`         // RMSNorm over each head of q and k before RoPE (sdar)
+	VocabSize  int    `yaml:"vocab_size" mapstructure:"vocab_size"`   // llada, dream, sdar: token ids the model scores, its embedding rows (LLaDA's embedding_size); 0 with the char vocab, which sets it
+	MaskID     int    `yaml:"mask_id" mapstructure:"mask_id"`         // llada, dream, sdar: id of the mask token (mask_token_id); 0 with the char vocab, which sets it
 }
 
 func defaultModel() Model {

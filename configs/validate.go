@@ -206,12 +206,12 @@ func (c Config) validateModel(p *problems) {
 	switch m.Family {
 	case "remask":
 		p.oneOf("model.vocab", m.Vocab, "char")
-	case "llada", "dream":
+	case "llada", "dream", "sdar":
 		if m.Vocab != "hf" && !strings.HasSuffix(m.Vocab, ".json") {
 			p.bad("model.vocab", "%q: family %s reads a Hugging Face tokenizer: vocab must be hf (the one its store keeps) or the path of a tokenizer.json", m.Vocab, m.Family)
 		}
 	default:
-		p.bad("model.family", "%q is not one of remask, llada, dream", m.Family)
+		p.bad("model.family", "%q is not one of remask, llada, dream, sdar", m.Family)
 	}
 	if m.MaxLen < 8 || m.MaxLen > 1<<16 {
 		p.bad("model.max_len", "%d must be in [8, 65536]", m.MaxLen)
@@ -245,6 +245,9 @@ func (c Config) validateBlocks(p *problems) {
 	if m.Family == "dream" {
 		p.bad("model.attention", "block_causal: family dream shifts its logits and is trained with full attention")
 	}
+	if c.Objective != "mdlm" && c.Objective != "sft" {
+		p.bad("objective", "%s is not available with block_causal attention yet: mdlm and sft train block diffusion (BD3-LM); the RL estimators' masks do not respect blocks", c.Objective)
+	}
 	for _, s := range []struct {
 		name       string
 		block, gen int
@@ -273,7 +276,7 @@ func (c Config) validateFamily(p *problems, shapeOK bool) {
 			p.bad("model.mask_id", "%d: the char vocab sets it for family remask (leave it 0)", m.MaskID)
 		}
 		return
-	case "llada", "dream":
+	case "llada", "dream", "sdar":
 	default:
 		return // validateModel names the family
 	}
@@ -285,7 +288,14 @@ func (c Config) validateFamily(p *problems, shapeOK bool) {
 	} else if m.MaskID < 0 || m.MaskID >= m.VocabSize {
 		p.bad("model.mask_id", "%d must be a token id, in [0, vocab_size %d)", m.MaskID, m.VocabSize)
 	}
-	if s, _ := m.Resolved(); shapeOK && m.HeadDim != 0 && m.HeadDim*s.Heads != s.D {
+	sdar := m.Family == "sdar"
+	if m.QKNorm != sdar {
+		p.bad("model.qk_norm", "%v: family %s has qk_norm %v", m.QKNorm, m.Family, sdar)
+	}
+	if sdar != (m.Attention == "block_causal") {
+		p.bad("model.attention", "%q: family %s has %s attention", m.Attention, m.Family, map[bool]string{true: "block_causal", false: "full"}[sdar])
+	}
+	if s, _ := m.Resolved(); shapeOK && !sdar && m.HeadDim != 0 && m.HeadDim*s.Heads != s.D {
 		p.bad("model.head_dim", "%d: family %s computes a head width of d/heads = %d (leave it 0)", m.HeadDim, m.Family, s.D/max(s.Heads, 1))
 	}
 	dream := m.Family == "dream"
@@ -294,6 +304,9 @@ func (c Config) validateFamily(p *problems, shapeOK bool) {
 	}
 	if dream && !m.QKVBias {
 		p.bad("model.qkv_bias", "false: family dream has q/k/v biases")
+	}
+	if sdar && m.QKVBias {
+		p.bad("model.qkv_bias", "true: family sdar has no biases")
 	}
 }
 

@@ -31,6 +31,11 @@ import (
 //     o_proj, mlp.down_proj(silu(gate_proj(x)) * up_proj(x)), norm, lm_head
 //     (or the embedding with tie_word_embeddings); its logits at position
 //     i-1 predict token i (LogitShift).
+//   - SDAR (models/sdar/modeling_sdar.py, Qwen3 layout): Dream's names
+//     without biases, a head width of its own (head_dim), q_norm and k_norm
+//     (RMSNorm over each head of q and k, before RoPE: QKNorm), no logit
+//     shift, and block-causal attention in blocks of block_size from the
+//     first position (the mask SDAR's code builds and passes in).
 //
 // What those files can configure and remask cannot compute (LayerNorm or
 // Gemma norms, biases on every linear layer, q/k norms, ALiBi, scaled
@@ -40,10 +45,15 @@ const (
 	FamilyRemask = "remask"
 	FamilyLLaDA  = "llada"
 	FamilyDream  = "dream"
+	FamilySDAR   = "sdar"
 )
 
 // HFFamilies are the families with a Hugging Face checkpoint layout.
-var HFFamilies = []string{FamilyLLaDA, FamilyDream}
+var HFFamilies = []string{FamilyLLaDA, FamilyDream, FamilySDAR}
+
+// DefaultSDARBlockSize is the block size of an SDAR config.json that does
+// not say (SDAR's released chat models decode in blocks of 4).
+const DefaultSDARBlockSize = 4
 
 // DefaultHFMaxLen is the max_len an import gives a model whose checkpoint
 // allows longer sequences (Dream's config says 131072): the RoPE tables are
@@ -171,10 +181,12 @@ func ParseHFConfig(data []byte, maxLen int) (HFModel, error) {
 		m, err = parseLLaDA(&hfConfig{raw: raw})
 	case FamilyDream:
 		m, err = parseDream(&hfConfig{raw: raw})
+	case FamilySDAR:
+		m, err = parseSDAR(&hfConfig{raw: raw})
 	case "":
-		return HFModel{}, fmt.Errorf("no model_type; remask imports %s", strings.Join(HFFamilies, " and "))
+		return HFModel{}, fmt.Errorf("no model_type; remask imports %s", strings.Join(HFFamilies, ", "))
 	default:
-		return HFModel{}, fmt.Errorf("unknown model_type %q; remask imports %s", mt, strings.Join(HFFamilies, " and "))
+		return HFModel{}, fmt.Errorf("unknown model_type %q; remask imports %s", mt, strings.Join(HFFamilies, ", "))
 	}
 	if err != nil {
 		return HFModel{}, err
@@ -344,6 +356,59 @@ func parseDream(h *hfConfig) (HFModel, error) {
 	return HFModel{Family: FamilyDream, Config: c, MaskID: mask, VocabSize: vocab, MaxPositions: maxPos}, nil
 }
 
+// parseSDAR reads configuration_sdar.py's SDARConfig fields (Qwen3's), with
+// its defaults where a field is absent. The block size is config.json's
+// block_size (DefaultSDARBlockSize when absent); mask_token_id is required,
+// as for the other families.
+func parseSDAR(h *hfConfig) (HFModel, error) {
+	d := h.int("hidden_size", 0, true)
+	heads := h.int("num_attention_heads", 0, true)
+	layers := h.int("num_hidden_layers", 0, true)
+	ff := h.int("intermediate_size", 0, true)
+	vocab := h.int("vocab_size", 0, true)
+	mask := h.int("mask_token_id", 0, true)
+	kv := h.int("num_key_value_heads", heads, false)
+	hd := h.int("head_dim", 128, false)
+	maxPos := h.int("max_position_embeddings", 32768, false)
+	theta := h.num("rope_theta", 10000, false)
+	eps := h.num("rms_norm_eps", 1e-6, false)
+	tied := h.bool("tie_word_embeddings", false)
+	bs := h.int("block_size", DefaultSDARBlockSize, false)
+	var bad []string
+	if act := h.str("hidden_act", "silu"); act != "silu" {
+		bad = append(bad, fmt.Sprintf("hidden_act %s (want silu)", act))
+	}
+	if h.bool("attention_bias", false) {
+		bad = append(bad, "attention_bias true (want false: biases on q, k, v and o)")
+	}
+	if h.has("rope_scaling") {
+		rs, _ := h.raw["rope_scaling"].(map[string]any)
+		kind, _ := rs["rope_type"].(string)
+		if kind == "" {
+			kind, _ = rs["type"].(string)
+		}
+		if kind != "default" {
+			bad = append(bad, fmt.Sprintf("rope_scaling of type %q (want null)", kind))
+		}
+	}
+	if h.bool("use_sliding_window", false) {
+		bad = append(bad, "use_sliding_window true (want false)")
+	}
+	if err := h.check(FamilySDAR, bad); err != nil {
+		return HFModel{}, err
+	}
+	if bs < 1 {
+		return HFModel{}, fmt.Errorf("sdar config.json: block_size %d, want at least 1", bs)
+	}
+	hdField := hd
+	if heads > 0 && hd*heads == d {
+		hdField = 0 // d/heads: the default width
+	}
+	c := Config{Vocab: vocab, D: d, Layers: layers, Heads: heads, KVHeads: kv, HeadDim: hdField, FF: ff, RopeTheta: theta, NormEps: eps,
+		TiedEmbed: tied, QKNorm: true, BlockSize: bs}
+	return HFModel{Family: FamilySDAR, Config: c, MaskID: mask, VocabSize: vocab, MaxPositions: maxPos}, nil
+}
+
 // CheckFamily reports whether c is a network the family's published code
 // computes (its head width d/heads, its biases and logit shift).
 func CheckFamily(family string, c Config) error {
@@ -356,8 +421,17 @@ func CheckFamily(family string, c Config) error {
 		if !c.LogitShift || !c.QKVBias {
 			return fmt.Errorf("dream has q/k/v biases and a logit shift (logit_shift %v, qkv_bias %v)", c.LogitShift, c.QKVBias)
 		}
+	case FamilySDAR:
+		if c.LogitShift || c.QKVBias || !c.QKNorm || c.BlockSize < 1 {
+			return fmt.Errorf("sdar has q/k norms and block-causal attention, no biases and no logit shift (qk_norm %v, block_size %d, qkv_bias %v, logit_shift %v)",
+				c.QKNorm, c.BlockSize, c.QKVBias, c.LogitShift)
+		}
+		return nil // its head width is head_dim, not d/heads
 	default:
 		return fmt.Errorf("family %q has no Hugging Face layout (want %s)", family, strings.Join(HFFamilies, " or "))
+	}
+	if c.QKNorm || c.BlockSize > 0 {
+		return fmt.Errorf("%s has no q/k norms and full attention (qk_norm %v, block_size %d)", family, c.QKNorm, c.BlockSize)
 	}
 	if c.Heads == 0 || c.headDim() != c.D/c.Heads || c.D%c.Heads != 0 {
 		return fmt.Errorf("%s computes a head width of d/heads = %d/%d; this model's is %d", family, c.D, c.Heads, c.headDim())
@@ -431,6 +505,7 @@ func HFLayout(family string, c Config) ([]HFTensor, error) {
 		ts = append(ts, HFTensor{Name: name, Shape: shape, Param: param, Off: off})
 	}
 	type names struct{ emb, attnNorm, q, k, v, o, mlpNorm, gate, up, down, norm, head string }
+	// SDAR has Dream's (Qwen's) names, and q_norm, k_norm.
 	var n names
 	var block func(i int) string
 	switch family {
@@ -438,7 +513,7 @@ func HFLayout(family string, c Config) ([]HFTensor, error) {
 		n = names{"model.transformer.wte.weight", "attn_norm", "q_proj", "k_proj", "v_proj", "attn_out", "ff_norm", "ff_proj", "up_proj", "ff_out",
 			"model.transformer.ln_f.weight", "model.transformer.ff_out.weight"}
 		block = func(i int) string { return fmt.Sprintf("model.transformer.blocks.%d.", i) }
-	case FamilyDream:
+	case FamilyDream, FamilySDAR:
 		n = names{"model.embed_tokens.weight", "input_layernorm", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
 			"post_attention_layernorm", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj", "model.norm.weight", "lm_head.weight"}
 		block = func(i int) string { return fmt.Sprintf("model.layers.%d.", i) }
@@ -454,6 +529,10 @@ func HFLayout(family string, c Config) ([]HFTensor, error) {
 			cp(b+n.q+".bias", []int{dq}, layerName(i, nameQKVBias), 0)
 			cp(b+n.k+".bias", []int{dkv}, layerName(i, nameQKVBias), dq)
 			cp(b+n.v+".bias", []int{dkv}, layerName(i, nameQKVBias), dq+dkv)
+		}
+		if c.QKNorm {
+			cp(b+"self_attn.q_norm.weight", []int{c.headDim()}, layerName(i, nameQNorm), 0)
+			cp(b+"self_attn.k_norm.weight", []int{c.headDim()}, layerName(i, nameKNorm), 0)
 		}
 		lin(b+n.o+".weight", d, dq, layerName(i, nameWO), 0)
 		cp(b+n.mlpNorm+".weight", []int{d}, layerName(i, nameMLPNrm), 0)
@@ -475,7 +554,7 @@ func HFIgnored(family string, c Config, name string) bool {
 	switch {
 	case strings.HasSuffix(name, ".rotary_emb.inv_freq"):
 		return true
-	case family == FamilyDream && c.TiedEmbed && name == "lm_head.weight":
+	case (family == FamilyDream || family == FamilySDAR) && c.TiedEmbed && name == "lm_head.weight":
 		return true
 	case family == FamilyLLaDA && c.TiedEmbed && name == "model.transformer.ff_out.weight":
 		return true
@@ -609,7 +688,7 @@ func HFConfigJSON(family string, c Config, maskID int, base map[string]any) ([]b
 		}
 		return int(v)
 	}
-	maxPos := max(c.MaxLen, baseInt(map[string]string{FamilyLLaDA: "max_sequence_length", FamilyDream: "max_position_embeddings"}[family]))
+	maxPos := max(c.MaxLen, baseInt(map[string]string{FamilyLLaDA: "max_sequence_length", FamilyDream: "max_position_embeddings", FamilySDAR: "max_position_embeddings"}[family]))
 	switch family {
 	case FamilyLLaDA:
 		vocab := baseInt("vocab_size")
@@ -650,6 +729,20 @@ func HFConfigJSON(family string, c Config, maskID int, base map[string]any) ([]b
 			"tie_word_embeddings": c.TiedEmbed, "hidden_act": "silu", "rope_scaling": nil, "torch_dtype": "float32",
 		})
 		delete(out, "head_dim")
+	case FamilySDAR:
+		setIfAbsent(map[string]any{
+			"attention_dropout": floatJSON(0), "initializer_range": floatJSON(0.02), "max_window_layers": c.Layers,
+			"sliding_window": nil, "use_cache": false,
+		})
+		set(map[string]any{
+			"model_type": "sdar", "architectures": []any{"SDARForCausalLM"},
+			"auto_map":    map[string]any{"AutoConfig": "configuration_sdar.SDARConfig", "AutoModelForCausalLM": "modeling_sdar.SDARForCausalLM"},
+			"hidden_size": c.D, "num_attention_heads": c.Heads, "num_key_value_heads": c.kvHeads(), "num_hidden_layers": c.Layers,
+			"head_dim": c.headDim(), "intermediate_size": c.FF, "vocab_size": c.Vocab, "max_position_embeddings": maxPos,
+			"rope_theta": floatJSON(c.RopeTheta), "rms_norm_eps": floatJSON(c.NormEps), "mask_token_id": maskID,
+			"tie_word_embeddings": c.TiedEmbed, "hidden_act": "silu", "rope_scaling": nil, "attention_bias": false,
+			"use_sliding_window": false, "block_size": c.BlockSize, "torch_dtype": "float32",
+		})
 	}
 	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 )
@@ -37,7 +38,38 @@ func TestParseHFConfig(t *testing.T) {
 	if d.Family != FamilyDream || d.Config != want || d.MaskID != 151 || d.MaxPositions != 131072 {
 		t.Fatalf("dream: %+v", d)
 	}
+	s, err := ParseHFConfig([]byte(sdarJSON), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = Config{Vocab: 144, D: 48, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 16, FF: 80, MaxLen: 128, RopeTheta: 1e6, NormEps: 1e-6, QKNorm: true, BlockSize: 4}
+	if s.Family != FamilySDAR || s.Config != want || s.MaskID != 140 {
+		t.Fatalf("sdar: %+v", s)
+	}
+	for _, c := range []struct{ json, want string }{
+		{`{"model_type": "sdar", "hidden_size": 8, "num_attention_heads": 2, "num_hidden_layers": 1, "intermediate_size": 8, "vocab_size": 8, "mask_token_id": 7, "head_dim": 4, "attention_bias": true}`, "attention_bias true"},
+		{`{"model_type": "sdar", "hidden_size": 8, "num_attention_heads": 2, "num_hidden_layers": 1, "intermediate_size": 8, "vocab_size": 8, "mask_token_id": 7, "head_dim": 4, "block_size": 0}`, "block_size 0"},
+		{`{"model_type": "sdar", "hidden_size": 8, "num_attention_heads": 2, "num_hidden_layers": 1, "intermediate_size": 8, "vocab_size": 8, "head_dim": 4}`, "missing mask_token_id"},
+	} {
+		if _, err := ParseHFConfig([]byte(c.json), 0); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", c.json, err, c.want)
+		}
+	}
+	// block_size absent: SDAR's 4
+	b, err := ParseHFConfig([]byte(`{"model_type": "sdar", "hidden_size": 8, "num_attention_heads": 2, "num_hidden_layers": 1, "intermediate_size": 8, "vocab_size": 8, "mask_token_id": 7, "head_dim": 4}`), 0)
+	if err != nil || b.Config.BlockSize != DefaultSDARBlockSize || b.Config.HeadDim != 0 {
+		t.Fatalf("sdar defaults: %+v %v", b.Config, err)
+	}
 }
+
+// sdarJSON is model/testdata/hf/sdar's config.json.
+var sdarJSON = func() string {
+	b, err := os.ReadFile("testdata/hf/sdar/config.json")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 // Each bad config.json is one error naming what is wrong.
 func TestParseHFConfigRejects(t *testing.T) {
@@ -55,8 +87,8 @@ func TestParseHFConfigRejects(t *testing.T) {
 		return string(b)
 	}
 	for _, c := range []struct{ json, want string }{
-		{`{"model_type": "qwen2"}`, `unknown model_type "qwen2"; remask imports llada and dream`},
-		{`{"d_model": 8}`, "no model_type; remask imports llada and dream"},
+		{`{"model_type": "qwen2"}`, `unknown model_type "qwen2"; remask imports llada, dream, sdar`},
+		{`{"d_model": 8}`, "no model_type; remask imports llada, dream, sdar"},
 		{`[1]`, "not a JSON object"},
 		{edit(lladaJSON, "d_model", "DELETE", "n_heads", "DELETE"), "llada config.json is missing d_model, n_heads"},
 		{edit(dreamJSON, "mask_token_id", "DELETE"), "dream config.json is missing mask_token_id"},

@@ -20,11 +20,11 @@ func familyConfig() Config {
 	return c
 }
 
-// blockConfig is block-causal attention in blocks of 3, with grouped-query
-// attention.
+// blockConfig is SDAR's shape: block-causal attention (blocks of 3),
+// grouped-query attention, q/k norms and a head width other than d/heads.
 func blockConfig() Config {
 	c := tinyConfig()
-	c.KVHeads, c.BlockSize = 2, 3
+	c.KVHeads, c.BlockSize, c.QKNorm, c.HeadDim = 2, 3, true, 6
 	return c
 }
 

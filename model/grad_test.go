@@ -141,6 +141,14 @@ func TestAttentionGrad(t *testing.T) {
 	}
 }
 
+// Per-head q/k RMSNorm over a qkv matrix of 2 query heads and 1 key/value
+// head of width 4 (the value head passes through).
+func TestQKNormGrad(t *testing.T) {
+	checkOpGrad(t, "qk_norm", [][]int{{3, 16}, {4}, {4}}, func(in []*G.Node) (*G.Node, error) {
+		return G.ApplyOp(&qkNormOp{opBase: newBase("qk_norm"), heads: 2, kvHeads: 1, dh: 4, eps: 1e-5}, in[0], in[1], in[2])
+	})
+}
+
 func TestBiasAddGrad(t *testing.T) {
 	checkOpGrad(t, "bias", [][]int{{3, 5}, {5}}, func(in []*G.Node) (*G.Node, error) {
 		return G.ApplyOp(&biasAddOp{opBase: newBase("bias")}, in[0], in[1])
@@ -206,7 +214,7 @@ func TestModelGrad(t *testing.T) {
 	}
 	// Block-causal: the default layout (blocks of 2), and BD3-LM's clean
 	// positions 0-2 beside the noised copy of 1-2.
-	bc := Config{Vocab: 7, D: 8, Layers: 2, Heads: 4, KVHeads: 2, FF: 12, MaxLen: 16, RopeTheta: 10000, NormEps: 1e-5, BlockSize: 2}
+	bc := Config{Vocab: 7, D: 8, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 4, FF: 12, MaxLen: 16, RopeTheta: 10000, NormEps: 1e-5, BlockSize: 2, QKNorm: true}
 	checkModelGrad(t, bc, nil)
 	checkModelGrad(t, bc, &Layout{
 		Block: []int{0, 1, 1, 1, 1, -1, 0, 1, 0, 1},

@@ -122,6 +122,12 @@ func buildTrainGraph(p *Params, B, L int, dt tensor.Dtype, ws []any) (*TrainGrap
 				return nil, err
 			}
 		}
+		if c.QKNorm {
+			qn := &qkNormOp{opBase: newBase("qk_norm"), heads: c.Heads, kvHeads: c.kvHeads(), dh: c.headDim(), eps: c.NormEps}
+			if qkv, err = G.ApplyOp(qn, qkv, w(layerName(i, nameQNorm)), w(layerName(i, nameKNorm))); err != nil {
+				return nil, err
+			}
+		}
 		a, err := G.ApplyOp(&attnOp{opBase: newBase("attention"), st: tg.st, heads: c.Heads, kvHeads: c.kvHeads(), dh: c.headDim(), cos: cos, sin: sin}, qkv)
 		if err != nil {
 			return nil, err

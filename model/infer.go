@@ -172,6 +172,9 @@ func (f *Inference) forwardRange(ids []int, B, L int, valid []bool, lo, hi int, 
 		if c.QKVBias {
 			addBias(f.qkv, w(layerName(i, nameQKVBias)), f.qkv)
 		}
+		if c.QKNorm {
+			qkNormForward(par, f.qkv, wq, c.Heads, c.kvHeads(), dh, w(layerName(i, nameQNorm)), w(layerName(i, nameKNorm)), c.NormEps, f.qkv)
+		}
 		// rotate q into qr and k into the cache, copy v into the cache
 		K, V := cache.K[i], cache.V[i]
 		parallelFor(par, B, func(b int) {

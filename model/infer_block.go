@@ -68,6 +68,9 @@ func (f *Inference) forwardBlocks(ids []int, B, L int, valid []bool, lo, hi int,
 		if c.QKVBias {
 			addBias(f.qkv, w(layerName(i, nameQKVBias)), f.qkv)
 		}
+		if c.QKNorm {
+			qkNormForward(par, f.qkv, wq, c.Heads, c.kvHeads(), dh, w(layerName(i, nameQNorm)), w(layerName(i, nameKNorm)), c.NormEps, f.qkv)
+		}
 		K, V := cache.K[i], cache.V[i]
 		parallelRows(par, rows, wq, func(r0, r1 int) {
 			for r := r0; r < r1; r++ {

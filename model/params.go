@@ -30,6 +30,7 @@ type Config struct {
 	// cut into blocks of BlockSize and a query in block b sees the keys of
 	// blocks 0..b only. 0 is full bidirectional attention. See Layout.
 	BlockSize int
+	QKNorm    bool // per-head RMSNorm of queries and keys before RoPE (Qwen3, SDAR: q_norm, k_norm)
 }
 
 // kvHeads, headDim and the widths of the q and k/v projections.
@@ -105,6 +106,8 @@ const (
 	nameNorm    = "final_norm" // (d)
 	nameHead    = "head"       // (d, V); absent with TiedEmbed
 	nameQKVBias = "bqkv"       // (qkv width), with QKVBias
+	nameQNorm   = "q_norm"     // (head width), with QKNorm
+	nameKNorm   = "k_norm"     // (head width), with QKNorm
 )
 
 func layerName(i int, name string) string { return fmt.Sprintf("layers.%d.%s", i, name) }
@@ -119,6 +122,11 @@ func (c Config) shapes() []Tensor {
 			Tensor{Name: layerName(i, nameQKV), Shape: []int{d, c.qkvDim()}})
 		if c.QKVBias {
 			ts = append(ts, Tensor{Name: layerName(i, nameQKVBias), Shape: []int{c.qkvDim()}})
+		}
+		if c.QKNorm {
+			ts = append(ts,
+				Tensor{Name: layerName(i, nameQNorm), Shape: []int{c.headDim()}},
+				Tensor{Name: layerName(i, nameKNorm), Shape: []int{c.headDim()}})
 		}
 		ts = append(ts,
 			Tensor{Name: layerName(i, nameWO), Shape: []int{c.qDim(), d}},
@@ -137,7 +145,8 @@ func (c Config) shapes() []Tensor {
 // isNorm reports whether a parameter is an RMSNorm weight (initialised at 1)
 // and isBias whether it is a bias (initialised at 0).
 func isNorm(name string) bool {
-	return strings.HasSuffix(name, nameAttnNrm) || strings.HasSuffix(name, nameMLPNrm) || name == nameNorm
+	return strings.HasSuffix(name, nameAttnNrm) || strings.HasSuffix(name, nameMLPNrm) || name == nameNorm ||
+		strings.HasSuffix(name, nameQNorm) || strings.HasSuffix(name, nameKNorm)
 }
 
 func isBias(name string) bool { return strings.HasSuffix(name, nameQKVBias) }

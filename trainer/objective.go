@@ -139,8 +139,16 @@ func maskedBatch(rng *rand.Rand, seqs []data.Sequence, maskID int, sft bool) (mo
 	return model.Batch{IDs: ids, Valid: valid, Targets: targets, Loss: linearLoss(w)}, m, nil
 }
 
-// NewObjective returns the supervised objective of a config.
+// NewObjective returns the supervised objective of a config: with
+// block-causal attention, mdlm and sft are Block's block diffusion forms.
 func NewObjective(cfg configs.Config, tok data.Tokenizer) (Objective, error) {
+	if cfg.Model.Attention == "block_causal" {
+		switch cfg.Objective {
+		case "mdlm", "sft":
+			return Block{MaskID: tok.MaskID(), Size: cfg.Model.BlockSize, SFT: cfg.Objective == "sft"}, nil
+		}
+		return nil, fmt.Errorf("objective %s: not available with model.attention block_causal (use mdlm or sft, which train block diffusion)", cfg.Objective)
+	}
 	switch cfg.Objective {
 	case "mdlm":
 		return MDLM{MaskID: tok.MaskID()}, nil

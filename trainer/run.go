@@ -104,7 +104,7 @@ func modelConfig(cfg configs.Config, vocab int) (model.Config, error) {
 	m := cfg.Model
 	mc := model.Config{Vocab: vocab, D: shape.D, Layers: shape.Layers, Heads: shape.Heads, FF: shape.FF,
 		MaxLen: m.MaxLen, RopeTheta: m.RopeTheta, NormEps: m.NormEps,
-		KVHeads: m.KVHeads, HeadDim: m.HeadDim, QKVBias: m.QKVBias, TiedEmbed: m.TiedEmbed, LogitShift: m.LogitShift}
+		KVHeads: m.KVHeads, HeadDim: m.HeadDim, QKVBias: m.QKVBias, TiedEmbed: m.TiedEmbed, LogitShift: m.LogitShift, QKNorm: m.QKNorm}
 	if m.Attention == "block_causal" {
 		mc.BlockSize = m.BlockSize
 	}
@@ -228,7 +228,8 @@ func Train(ctx context.Context, cfg configs.Config, opt Options) (Summary, error
 		}
 		stepT := time.Now()
 		opt.at("update", step)
-		if last, err = tr.Update(step, cfg.Train.Batch, seqLen, batch); err != nil {
+		// rows per sequence: 2 seqLen for block diffusion's clean and noised copies
+		if last, err = tr.Update(step, cfg.Train.Batch, len(batch.IDs)/cfg.Train.Batch, batch); err != nil {
 			return sum, fmt.Errorf("step %d: %w", step, err)
 		}
 		done := step + 1
@@ -1020,7 +1021,11 @@ func hfRunConfig(hf model.HFModel, out string) configs.Config {
 	c := hf.Config
 	cfg.Model = configs.Model{D: c.D, Layers: c.Layers, Heads: c.Heads, FF: c.FF, Vocab: "hf", MaxLen: c.MaxLen,
 		RopeTheta: c.RopeTheta, NormEps: c.NormEps, Family: hf.Family, KVHeads: c.KVHeads, HeadDim: c.HeadDim,
-		QKVBias: c.QKVBias, TiedEmbed: c.TiedEmbed, LogitShift: c.LogitShift, VocabSize: c.Vocab, MaskID: hf.MaskID}
+		QKVBias: c.QKVBias, TiedEmbed: c.TiedEmbed, LogitShift: c.LogitShift, QKNorm: c.QKNorm, VocabSize: c.Vocab, MaskID: hf.MaskID,
+		Attention: "full"}
+	if c.BlockSize > 0 {
+		cfg.Model.Attention, cfg.Model.BlockSize = "block_causal", c.BlockSize
+	}
 	return cfg
 }
 

@@ -20,7 +20,7 @@ import (
 // hfTestdata are the tiny checkpoints model/testdata/hf/make_reference.py
 // made, with the logits of its float64 forward written as the published
 // modeling code computes them.
-var hfTestdata = []string{"llada", "llada_bf16_sharded", "dream", "dream_tied"}
+var hfTestdata = []string{"llada", "llada_bf16_sharded", "dream", "dream_tied", "sdar"}
 
 func hfDir(name string) string { return filepath.Join("..", "model", "testdata", "hf", name) }
 
@@ -241,7 +241,7 @@ func TestImportHFRejects(t *testing.T) {
 			d := copyDir(t)
 			editConfig(d, map[string]any{"model_type": "gpt2"})
 			return d
-		}, `unknown model_type "gpt2"; remask imports llada and dream`},
+		}, `unknown model_type "gpt2"; remask imports llada, dream, sdar`},
 		{"shape disagrees with config", func(t *testing.T) string {
 			d := copyDir(t)
 			editConfig(d, map[string]any{"mlp_hidden_size": 96})

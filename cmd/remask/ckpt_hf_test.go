@@ -13,7 +13,7 @@ import (
 
 // The tiny checkpoints of model/testdata/hf and the script that made them.
 var (
-	hfTestdata = []string{"llada", "llada_bf16_sharded", "dream", "dream_tied"}
+	hfTestdata = []string{"llada", "llada_bf16_sharded", "dream", "dream_tied", "sdar"}
 	hfScript   = filepath.Join("..", "..", "model", "testdata", "hf", "make_reference.py")
 )
 
@@ -179,7 +179,7 @@ func TestCkptHFBadInput(t *testing.T) {
 		want string
 	}{
 		{[]string{"ckpt", "import", "--hf", noConfig, "-o", out + ".db"}, "config.json: no such file"},
-		{[]string{"ckpt", "import", "--hf", unknown, "-o", out + ".db"}, `unknown model_type "mistral"; remask imports llada and dream`},
+		{[]string{"ckpt", "import", "--hf", unknown, "-o", out + ".db"}, `unknown model_type "mistral"; remask imports llada, dream, sdar`},
 		{[]string{"ckpt", "import", "--hf", sharded, "-o", out + ".db"}, "names shard model-00002-of-00002.safetensors, which is missing"},
 		{[]string{"ckpt", "import", "--hf", truncated, "-o", out + ".db"}, "truncated"},
 		{[]string{"ckpt", "import", "--hf", hfDir("llada")}, "needs -o RUN.db"},

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Reference checkpoints and logits for remask's llada and dream import/export.
+"""Reference checkpoints and logits for remask's llada, dream and sdar import/export.
 
 The forwards below follow the published modeling code line by line in plain
 torch (the published files need transformers, which the tests do not
 assume): Gen-Verse/dLLM-RL models/llada/modeling_llada.py (LLaDAModel with
-LLaDALlamaBlock) and models/dream/modeling_dream.py (DreamModel). They run
+LLaDALlamaBlock), models/dream/modeling_dream.py (DreamModel) and
+models/sdar/modeling_sdar.py (SDARForCausalLM, given the block-causal
+attention mask SDAR's training and sampling code builds: position i sees
+position j when j // block_size <= i // block_size). They run
 in float64 on the checkpoint's stored values, so the logits are the exact
 answer the float32 Go forward is compared with. Safetensors are read and
 written by hand (8-byte little-endian header length, JSON header, raw
@@ -12,7 +15,7 @@ little-endian data), without the safetensors package.
 
   make_reference.py generate [OUTDIR]
       write the tiny checkpoints (llada, dream, dream_tied, llada_bf16_sharded,
-      dream_chat) under OUTDIR (default: this script's folder), each with
+      dream_chat, sdar) under OUTDIR (default: this script's folder), each with
       config.json, its safetensors and reference.json: {"ids": [...],
       "logits": [[...]]}; dream_chat also has a small Qwen2-style byte-level
       BPE tokenizer.json (merges learned here from data/testdata's GSM8K
@@ -154,18 +157,25 @@ def linear(x, w, name):
     return y
 
 
-def attention(q, k, v, n_heads, n_kv, hd, cos, sin):
-    """q (T, H*hd), k and v (T, KVH*hd): bidirectional attention, no mask."""
+def attention(q, k, v, n_heads, n_kv, hd, cos, sin, q_norm=None, k_norm=None, eps=None, visible=None):
+    """q (T, H*hd), k and v (T, KVH*hd): bidirectional attention, or only
+    where visible (T, T) is true; q_norm and k_norm (SDAR) are RMSNorm
+    weights applied to each head before RoPE."""
     T = q.shape[0]
     q = q.view(T, n_heads, hd).transpose(0, 1)
     k = k.view(T, n_kv, hd).transpose(0, 1)
     v = v.view(T, n_kv, hd).transpose(0, 1)
+    if q_norm is not None:  # SDARAttention: q_norm(q_proj(x).view(..., head_dim)), k likewise
+        q = rms_norm(q, q_norm, eps)
+        k = rms_norm(k, k_norm, eps)
     q = q * cos + rotate_half(q) * sin
     k = k * cos + rotate_half(k) * sin
     if n_kv != n_heads:  # LLaDA repeat_interleave, Dream repeat_kv: the same grouping
         k = k.repeat_interleave(n_heads // n_kv, dim=0)
         v = v.repeat_interleave(n_heads // n_kv, dim=0)
     scores = q @ k.transpose(1, 2) / math.sqrt(hd)
+    if visible is not None:  # SDAR: the 0/1 mask becomes an additive 0 / -inf mask
+        scores = scores.masked_fill(~visible, float("-inf"))
     att = torch.softmax(scores, dim=-1) @ v
     return att.transpose(0, 1).reshape(T, n_heads * hd)
 
@@ -220,6 +230,37 @@ def dream_forward(cfg, w, ids):
     return x @ head.T  # raw: row i is the distribution of token i+1
 
 
+# ------------------------------------------------------------------ SDAR
+
+
+def block_causal(T, block_size):
+    i = torch.arange(T)
+    return (i[None, :] // block_size) <= (i[:, None] // block_size)
+
+
+def sdar_forward(cfg, w, ids):
+    d, nh = cfg["hidden_size"], cfg["num_attention_heads"]
+    nkv = cfg.get("num_key_value_heads") or nh
+    hd = cfg.get("head_dim", 128)
+    eps = cfg.get("rms_norm_eps", 1e-6)
+    x = w["model.embed_tokens.weight"][torch.tensor(ids)]
+    cos, sin = rope_tables(len(ids), hd, cfg.get("rope_theta", 10000.0))
+    visible = block_causal(len(ids), cfg.get("block_size", 4))
+    for i in range(cfg["num_hidden_layers"]):
+        b = f"model.layers.{i}."
+        h = rms_norm(x, w[b + "input_layernorm.weight"], eps)
+        a = b + "self_attn."
+        q, k, v = linear(h, w, a + "q_proj"), linear(h, w, a + "k_proj"), linear(h, w, a + "v_proj")
+        att = attention(q, k, v, nh, nkv, hd, cos, sin, w[a + "q_norm.weight"], w[a + "k_norm.weight"], eps, visible)
+        x = x + linear(att, w, a + "o_proj")
+        h = rms_norm(x, w[b + "post_attention_layernorm.weight"], eps)
+        m = b + "mlp."
+        x = x + linear(torch.nn.functional.silu(linear(h, w, m + "gate_proj")) * linear(h, w, m + "up_proj"), w, m + "down_proj")
+    x = rms_norm(x, w["model.norm.weight"], eps)
+    head = w["model.embed_tokens.weight"] if cfg.get("tie_word_embeddings", False) else w["lm_head.weight"]
+    return x @ head.T
+
+
 def forward(d, ids):
     with open(os.path.join(d, "config.json")) as f:
         cfg = json.load(f)
@@ -229,6 +270,8 @@ def forward(d, ids):
         return llada_forward(cfg, w, ids)
     if kind == "dream":
         return dream_forward(cfg, w, ids)
+    if kind == "sdar":
+        return sdar_forward(cfg, w, ids)
     raise ValueError(f"{d}: model_type {cfg.get('model_type')!r}")
 
 
@@ -292,10 +335,42 @@ def dream_shapes(cfg):
     return out
 
 
+def sdar_shapes(cfg):
+    d, nh, f, V = cfg["hidden_size"], cfg["num_attention_heads"], cfg["intermediate_size"], cfg["vocab_size"]
+    nkv, hd = cfg.get("num_key_value_heads") or nh, cfg.get("head_dim", 128)
+    out = [("model.embed_tokens.weight", (V, d))]
+    for i in range(cfg["num_hidden_layers"]):
+        b = f"model.layers.{i}."
+        a = b + "self_attn."
+        out += [(b + "input_layernorm.weight", (d,)),
+                (a + "q_proj.weight", (nh * hd, d)), (a + "k_proj.weight", (nkv * hd, d)),
+                (a + "v_proj.weight", (nkv * hd, d)), (a + "o_proj.weight", (d, nh * hd)),
+                (a + "q_norm.weight", (hd,)), (a + "k_norm.weight", (hd,)),
+                (b + "post_attention_layernorm.weight", (d,)),
+                (b + "mlp.gate_proj.weight", (f, d)), (b + "mlp.up_proj.weight", (f, d)),
+                (b + "mlp.down_proj.weight", (d, f))]
+    out.append(("model.norm.weight", (d,)))
+    if not cfg.get("tie_word_embeddings", False):
+        out.append(("lm_head.weight", (V, d)))
+    return out
+
+
 LLADA_AUTO_MAP = {"AutoConfig": "configuration_llada.LLaDAConfig",
                   "AutoModelForCausalLM": "modeling_llada.LLaDAModelLM",
                   "AutoModel": "modeling_llada.LLaDAModelLM"}
 DREAM_AUTO_MAP = {"AutoConfig": "configuration_dream.DreamConfig", "AutoModel": "modeling_dream.DreamModel"}
+
+
+SDAR_AUTO_MAP = {"AutoConfig": "configuration_sdar.SDARConfig", "AutoModelForCausalLM": "modeling_sdar.SDARForCausalLM"}
+
+
+def sdar_config(**kw):
+    cfg = {"model_type": "sdar", "architectures": ["SDARForCausalLM"], "auto_map": SDAR_AUTO_MAP,
+           "hidden_act": "silu", "rope_scaling": None, "attention_bias": False, "use_sliding_window": False,
+           "sliding_window": None, "attention_dropout": 0.0, "use_cache": False, "bos_token_id": 2,
+           "eos_token_id": 3, "pad_token_id": 3, "torch_dtype": "float32"}
+    cfg.update(kw)
+    return cfg
 
 
 def llada_config(**kw):
@@ -350,11 +425,18 @@ VARIANTS = {
                                 rope_theta=1000000.0, rms_norm_eps=1e-6, mask_token_id=355, tie_word_embeddings=False,
                                 bos_token_id=352, eos_token_id=352, pad_token_id=352),
                    "F32", 1, [353, 114, 17, 355, 355, 354, 352, 383, 40]),
+    # SDAR's (Qwen3) layout at toy width: GQA, q/k norms, a head width other
+    # than hidden/heads, blocks of 4 (the 10 ids end in a partial block)
+    "sdar": (sdar_config(hidden_size=48, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                         num_hidden_layers=2, intermediate_size=80, vocab_size=144, max_position_embeddings=128,
+                         rope_theta=1000000.0, rms_norm_eps=1e-6, mask_token_id=140, tie_word_embeddings=False,
+                         block_size=4),
+             "BF16", 1, [2, 31, 7, 90, 140, 140, 140, 140, 12, 3]),
 }
 
 # the seed of each variant's random weights (fixed, so that adding a variant
 # leaves the others' files as they were)
-SEEDS = {"dream": 1, "dream_tied": 2, "llada": 3, "llada_bf16_sharded": 4, "dream_chat": 5}
+SEEDS = {"dream": 1, "dream_tied": 2, "llada": 3, "llada_bf16_sharded": 4, "dream_chat": 5, "sdar": 6}
 
 TOKENIZER_FILES = {
     # stand-ins with the shape of the real files, to check they are kept
@@ -468,7 +550,7 @@ def generate(outdir, names=None):
         os.makedirs(d, exist_ok=True)
         for old in os.listdir(d):
             os.remove(os.path.join(d, old))
-        shapes = llada_shapes(cfg) if cfg["model_type"] == "llada" else dream_shapes(cfg)
+        shapes = {"llada": llada_shapes, "Dream": dream_shapes, "sdar": sdar_shapes}[cfg["model_type"]](cfg)
         w = {k: rounded(v, dtype) for k, v in random_weights(shapes, 1000 + seed).items()}
         with open(os.path.join(d, "config.json"), "w") as f:
             json.dump(cfg, f, indent=2, sort_keys=True)
