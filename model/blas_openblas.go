@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	"github.com/ebitengine/purego"
+	"golang.org/x/sys/cpu"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 )
@@ -82,7 +83,36 @@ func loadOpenBLAS() (impl blasBase, info string, err error) {
 	return lib.impl, lib.info, nil
 }
 
+// avx512Core is the OpenBLAS kernel set asked for on an x86 CPU with
+// AVX-512 when the user names none. OpenBLAS builds with DYNAMIC_ARCH pick
+// their kernels by CPU model at load, and older ones (Debian 12's 0.3.21)
+// do not know AMD's Zen 4 and Zen 5 and fall back to the AVX2 Haswell
+// kernels: on the development machine (AMD EPYC Turin, virtual) the
+// SkylakeX sgemm was 2.1-2.3x Haswell's on the forward's products
+// (2176x384x128 to 2176x128x384, docs/results.md). Intel CPUs with AVX-512
+// get SkylakeX's sgemm/dgemm from OpenBLAS's own choice already (Cooperlake
+// and Sapphire Rapids reuse them), so naming it changes nothing there.
+const avx512Core = "SkylakeX"
+
+// openBLASCoreType is the OPENBLAS_CORETYPE to set before loading OpenBLAS,
+// or "" to leave OpenBLAS's own choice: the user's setting always wins, and
+// the SkylakeX kernels need AVX-512 F, BW, DQ and VL enabled by the OS.
+func openBLASCoreType(userSet bool, goarch string, avx512 bool) string {
+	if userSet || goarch != "amd64" || !avx512 {
+		return ""
+	}
+	return avx512Core
+}
+
 func dlopenOpenBLAS() (*openBLASLib, error) {
+	_, userSet := os.LookupEnv("OPENBLAS_CORETYPE")
+	avx512 := cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VL
+	if core := openBLASCoreType(userSet, runtime.GOARCH, avx512); core != "" {
+		// OpenBLAS reads it with getenv when the library initialises, in
+		// dlopen below; os.Setenv reaches C's environment (cgo, or purego's
+		// fakecgo without it).
+		os.Setenv("OPENBLAS_CORETYPE", core)
+	}
 	var handle uintptr
 	var path string
 	var loadErrs []string

@@ -26,6 +26,8 @@ func newBenchCmd() *cobra.Command {
 		batch, seq, vocab, threads, iters int
 		warmup, n                         int
 		what, ref, dataSpec, taskName     string
+		strategies                        string
+		sampleBatch                       int
 		thr                               float64
 		sf                                samplingFlags
 	)
@@ -36,7 +38,14 @@ func newBenchCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch what {
 			case "sample":
-				return benchSample(ref, dataSpec, taskName, n, thr, &sf)
+				if ref != "" && cmd.Flags().Changed("preset") {
+					return fmt.Errorf("--preset shapes the untrained model; --ckpt %s has its own shape", ref)
+				}
+				if sampleBatch < 1 {
+					return fmt.Errorf("--sample-batch %d: want >= 1", sampleBatch)
+				}
+				return benchSample(sampleBench{ref: ref, preset: preset, data: dataSpec, task: taskName, n: n, thr: thr,
+					strategies: strategies, batch: sampleBatch}, &sf)
 			case "model":
 			default:
 				return fmt.Errorf("--what %q: want model or sample", what)
@@ -130,7 +139,7 @@ func newBenchCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&preset, "preset", "tiny", "model preset: tiny, small, base")
+	cmd.Flags().StringVar(&preset, "preset", "tiny", "model preset: tiny, small, base (sample: of the untrained model)")
 	cmd.Flags().IntVar(&batch, "batch", 16, "sequences per batch")
 	cmd.Flags().IntVar(&seq, "seq", 64, "sequence length")
 	cmd.Flags().IntVar(&vocab, "vocab", 64, "vocabulary size (torch_ref.py uses 64)")
@@ -143,6 +152,8 @@ func newBenchCmd() *cobra.Command {
 	cmd.Flags().StringVar(&taskName, "task", "", "sample: task of the prompts (default: the run's)")
 	cmd.Flags().IntVar(&n, "n", 256, "sample: number of prompts")
 	cmd.Flags().Float64Var(&thr, "bench-threshold", 0.9, "sample: the threshold of the threshold strategies")
+	cmd.Flags().StringVar(&strategies, "strategies", "", "sample: comma-separated strategies to time, e.g. low_confidence (default all, then the pool)")
+	cmd.Flags().IntVar(&sampleBatch, "sample-batch", 64, "sample: prompts per Generate call")
 	sf.register(cmd)
 	return cmd
 }

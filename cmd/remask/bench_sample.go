@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,14 +37,40 @@ func sampleStrategies(thr float64) []sampleStrategy {
 	}
 }
 
+// sampleBench is what `remask bench --what sample` times.
+type sampleBench struct {
+	ref, preset, data, task string
+	n                       int
+	thr                     float64
+	strategies              string // comma-separated names; "" = all, and the pool
+	batch                   int    // prompts per Generate call
+}
+
 // benchSample times every sampling strategy on the same prompts (tokens/s,
 // forwards per completion, accuracy when the examples have answers), how
 // often the cached outputs differ from the same decoding uncached, and the
 // rollout pool's throughput from 1 to 2 workers.
-func benchSample(ref, dataSpec, taskName string, n int, thr float64, o0 *samplingFlags) error {
+func benchSample(sb sampleBench, o0 *samplingFlags) error {
+	ref, dataSpec, taskName, n, thr := sb.ref, sb.data, sb.task, sb.n, sb.thr
 	var p *model.Params
 	var cfg configs.Config
 	var err error
+	strats := sampleStrategies(thr)
+	if sb.strategies != "" {
+		var picked []sampleStrategy
+		for _, name := range strings.Split(sb.strategies, ",") {
+			i := slices.IndexFunc(strats, func(s sampleStrategy) bool { return s.name == strings.TrimSpace(name) })
+			if i < 0 {
+				var names []string
+				for _, s := range strats {
+					names = append(names, s.name)
+				}
+				return fmt.Errorf("--strategies: %q is not one of %s", name, strings.Join(names, ", "))
+			}
+			picked = append(picked, strats[i])
+		}
+		strats = picked
+	}
 	if ref != "" {
 		if p, cfg, err = trainer.LoadParams(ref, logger()); err != nil {
 			return err
@@ -51,6 +78,7 @@ func benchSample(ref, dataSpec, taskName string, n int, thr float64, o0 *samplin
 	} else {
 		cfg = configs.Default()
 		cfg.Data.Task = taskName
+		cfg.Model.Preset = sb.preset
 		mc, err := trainer.ModelConfig(cfg, data.NewDefaultTokenizer().Size())
 		if err != nil {
 			return err
@@ -87,14 +115,14 @@ func benchSample(ref, dataSpec, taskName string, n int, thr float64, o0 *samplin
 	}
 	inf := model.NewInference(p)
 	uncached := map[string][][]int{}
-	for _, s := range sampleStrategies(thr) {
+	for _, s := range strats {
 		o := base
 		s.set(&o)
 		t0 := time.Now()
 		var toks [][]int
 		nfe := 0
-		for lo := 0; lo < len(prompts); lo += 64 {
-			hi := min(lo+64, len(prompts))
+		for lo := 0; lo < len(prompts); lo += sb.batch {
+			hi := min(lo+sb.batch, len(prompts))
 			res, err := rollout.Generate(inf, prompts[lo:hi], o, rand.New(rand.NewPCG(1, uint64(lo))))
 			if err != nil {
 				return fmt.Errorf("%s: %w", s.name, err)
@@ -113,7 +141,7 @@ func benchSample(ref, dataSpec, taskName string, n int, thr float64, o0 *samplin
 		if bs := p.Config.BlockSize; bs > 0 {
 			block = bs // a block-causal model decodes in its own blocks
 		}
-		row := map[string]any{"what": "sample", "strategy": s.name, "n": len(exs), "gen_length": o.GenLength, "steps": o.Steps, "block": block,
+		row := map[string]any{"what": "sample", "strategy": s.name, "preset": cfg.Model.Preset, "n": len(exs), "gen_length": o.GenLength, "steps": o.Steps, "block": block,
 			"tokens_per_s": round1(float64(len(exs)*o.GenLength) / el), "nfe_per_completion": round2(float64(nfe) / float64(len(exs))),
 			"accuracy": round3(float64(correct) / float64(len(exs))), "seconds": round3(el)}
 		// A cached strategy is compared with the same decoding without the
@@ -134,6 +162,9 @@ func benchSample(ref, dataSpec, taskName string, n int, thr float64, o0 *samplin
 		}
 		b, _ := json.Marshal(row)
 		fmt.Println(string(b))
+	}
+	if sb.strategies != "" {
+		return nil
 	}
 	// Pool scaling: the same groups on 1 and 2 workers.
 	const G = 4

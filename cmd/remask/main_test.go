@@ -61,6 +61,9 @@ func TestBadInputIsOneLine(t *testing.T) {
 		{[]string{"sample", "--ckpt", foreign + ":x", "--prompt", "1"}, "not a step number"},
 		{[]string{"eval", "--ckpt", foreign, "--data", badJSONL, "--task", "countdown"}, "not a remask run store"},
 		{[]string{"bench", "--preset", "huge"}, "--preset"},
+		{[]string{"bench", "--what", "sample", "--task", "sudoku4x4", "--strategies", "low_confidence,fastest"}, `"fastest" is not one of`},
+		{[]string{"bench", "--what", "sample", "--task", "sudoku4x4", "--sample-batch", "0"}, "--sample-batch"},
+		{[]string{"bench", "--what", "sample", "--ckpt", foreign, "--preset", "small"}, "--preset"},
 		{[]string{"data", "gen", "--task", "chess"}, "chess"},
 		{[]string{"nosuchcommand"}, "unknown command"},
 	}
@@ -69,6 +72,21 @@ func TestBadInputIsOneLine(t *testing.T) {
 		lines := strings.Split(strings.TrimSpace(stderr), "\n")
 		if code != 1 || len(lines) != 1 || !strings.Contains(stderr, c.want) || strings.Contains(stderr, "goroutine") {
 			t.Errorf("%v: exit %d, stderr %q; want exit 1 and one line with %q", c.args, code, stderr, c.want)
+		}
+	}
+}
+
+// The sample bench times only the strategies named, on the preset asked for.
+func TestBenchSampleStrategiesAndPreset(t *testing.T) {
+	code, stdout, stderr := runCaptured(t, "bench", "--what", "sample", "--task", "sudoku4x4", "--n", "3", "--sample-batch", "2",
+		"--preset", "small", "--strategies", "low_confidence,random")
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if code != 0 || len(lines) != 2 {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want 2 lines", code, stdout, stderr)
+	}
+	for i, want := range []string{`"strategy":"low_confidence"`, `"strategy":"random"`} {
+		if !strings.Contains(lines[i], want) || !strings.Contains(lines[i], `"preset":"small"`) || !strings.Contains(lines[i], `"n":3`) {
+			t.Errorf("line %d %q: want %s, preset small, n 3", i, lines[i], want)
 		}
 	}
 }
