@@ -22,8 +22,23 @@ type Inference struct {
 	// position, where each block's rows start, logits in row order
 	rowSeq, rowPos, groups []int
 	logits                 []float32
-	own                    *KVCache // Forward's cache
+	own                    *KVCache  // Forward's cache
+	xs, qs                 []float32 // the last layer's selected rows
+	rowSel, qOff           []int
+	selRaw                 []bool
+	blockAll               []float32 // forwardBlocks' rows before the selection
+
+	// workers run the chunks of a batch in parallel, each single-threaded
+	// on its own scratch; view is a worker's window on the caller's cache.
+	workers []*Inference
+	view    KVCache
 }
+
+// chunkRows is about how many rows (sequences x positions) one worker pushes
+// through all layers at a time: the activations of a chunk stay in the core's
+// cache between the products, and with whole chunks on separate cores the
+// goroutines meet once a forward rather than at every product.
+const chunkRows = 512
 
 // NewInference prepares the forward for p.
 func NewInference(p *Params) *Inference {
@@ -77,6 +92,89 @@ func (f *Inference) Forward(ids []int, B, L int, valid []bool, out []float32) ([
 	return f.ForwardRange(ids, B, L, valid, 0, L, f.own, out)
 }
 
+// ForwardSelect is ForwardRange (Forward when cache is nil) that returns the
+// logits of the positions marked in sel only (B*L long, every mark inside
+// [lo, hi)), one row each, sequence by sequence, position by position. The
+// last layer's attention, MLP and the head run for those rows alone: a
+// sampler needs the distributions at its masked positions, no others. The
+// rows are those of ForwardRange, to float32 rounding (the products run on
+// fewer rows).
+func (f *Inference) ForwardSelect(ids []int, B, L int, valid []bool, lo, hi int, sel []bool, cache *KVCache, out []float32) ([]float32, error) {
+	if len(sel) != B*L {
+		return nil, fmt.Errorf("model: selection of %d positions for %dx%d", len(sel), B, L)
+	}
+	if cache == nil {
+		if f.own == nil || f.own.B != B || f.own.L != L {
+			f.own = f.NewCache(B, L)
+		}
+		cache = f.own
+	}
+	if lo < 0 || hi > L || lo >= hi {
+		return nil, fmt.Errorf("model: forward range [%d, %d) outside [0, %d)", lo, hi, L)
+	}
+	for b := 0; b < B; b++ {
+		for l := 0; l < L; l++ {
+			if sel[b*L+l] && (l < lo || l >= hi) {
+				return nil, fmt.Errorf("model: selected position %d outside the forward range [%d, %d)", l, lo, hi)
+			}
+		}
+	}
+	if !f.p.Config.LogitShift {
+		return f.forwardRange(ids, B, L, valid, lo, hi, sel, cache, out)
+	}
+	// Position i reads the network's row i-1 (row 0 its own): select those,
+	// then copy each selected position's row out.
+	from := max(lo-1, 0)
+	f.selRaw = growBool(f.selRaw, B*L)
+	clear(f.selRaw)
+	for i, on := range sel {
+		if on {
+			f.selRaw[i-min(i%L, 1)] = true
+		}
+	}
+	raw, err := f.forwardRange(ids, B, L, valid, from, hi, f.selRaw, cache, f.raw)
+	if err != nil {
+		return nil, err
+	}
+	f.raw = raw
+	v, n := f.p.Config.Vocab, 0
+	for _, on := range sel {
+		if on {
+			n++
+		}
+	}
+	out = grow(out, n*v)
+	r, k := -1, 0 // r: the raw row of the last raw position passed
+	for i := range sel {
+		if f.selRaw[i] {
+			r++
+		}
+		if sel[i] {
+			src := r // position i reads raw position i-1, the row counted just before
+			if i%L != 0 {
+				src = r - boolInt(f.selRaw[i])
+			}
+			copy(out[k*v:(k+1)*v], raw[src*v:(src+1)*v])
+			k++
+		}
+	}
+	return out, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func growBool(buf []bool, n int) []bool {
+	if cap(buf) < n {
+		return make([]bool, n)
+	}
+	return buf[:n]
+}
+
 // ForwardRaw is Forward without the logit shift of a family that has one:
 // the network's own output, row i predicting token i+1 for Dream (what the
 // family's modeling code returns, and what `remask ckpt logits` prints).
@@ -84,7 +182,7 @@ func (f *Inference) ForwardRaw(ids []int, B, L int, valid []bool, out []float32)
 	if f.own == nil || f.own.B != B || f.own.L != L {
 		f.own = f.NewCache(B, L)
 	}
-	return f.forwardRange(ids, B, L, valid, 0, L, f.own, out)
+	return f.forwardRange(ids, B, L, valid, 0, L, nil, f.own, out)
 }
 
 // ForwardRange computes the logits of positions [lo, hi) of every sequence
@@ -99,13 +197,13 @@ func (f *Inference) ForwardRaw(ids []int, B, L int, valid []bool, out []float32)
 // output at i-1 (so the range is computed from lo-1), at 0 its own.
 func (f *Inference) ForwardRange(ids []int, B, L int, valid []bool, lo, hi int, cache *KVCache, out []float32) ([]float32, error) {
 	if !f.p.Config.LogitShift {
-		return f.forwardRange(ids, B, L, valid, lo, hi, cache, out)
+		return f.forwardRange(ids, B, L, valid, lo, hi, nil, cache, out)
 	}
 	if lo < 0 || hi > L || lo >= hi {
 		return nil, fmt.Errorf("model: forward range [%d, %d) outside [0, %d)", lo, hi, L)
 	}
 	from := max(lo-1, 0)
-	raw, err := f.forwardRange(ids, B, L, valid, from, hi, cache, f.raw)
+	raw, err := f.forwardRange(ids, B, L, valid, from, hi, nil, cache, f.raw)
 	if err != nil {
 		return nil, err
 	}
@@ -127,9 +225,11 @@ func (f *Inference) ForwardRange(ids []int, B, L int, valid []bool, lo, hi int, 
 	return out, nil
 }
 
-func (f *Inference) forwardRange(ids []int, B, L int, valid []bool, lo, hi int, cache *KVCache, out []float32) ([]float32, error) {
+// forwardRange checks the call and splits the batch into chunks of whole
+// sequences (sequences never attend to each other), run in parallel on the
+// workers; sel (nil = every position of [lo, hi)) picks the output rows.
+func (f *Inference) forwardRange(ids []int, B, L int, valid []bool, lo, hi int, sel []bool, cache *KVCache, out []float32) ([]float32, error) {
 	c := f.p.Config
-	d := c.D
 	if len(ids) != B*L || (valid != nil && len(valid) != B*L) {
 		return nil, fmt.Errorf("model: forward got %d ids, %d valid for %dx%d", len(ids), len(valid), B, L)
 	}
@@ -147,9 +247,91 @@ func (f *Inference) forwardRange(ids []int, B, L int, valid []bool, lo, hi int, 
 			return nil, fmt.Errorf("model: token id %d at %d outside vocab %d", id, i, c.Vocab)
 		}
 	}
-	if c.BlockSize > 0 {
-		return f.forwardBlocks(ids, B, L, valid, lo, hi, cache, out)
+	n := hi - lo
+	if c.BlockSize > 0 { // its own block-major order keeps the cache exact
+		if sel == nil {
+			return f.forwardBlocks(ids, B, L, valid, lo, hi, cache, out)
+		}
+		all, err := f.forwardBlocks(ids, B, L, valid, lo, hi, cache, f.blockAll)
+		if err != nil {
+			return nil, err
+		}
+		f.blockAll = all
+		v := c.Vocab
+		out = out[:0]
+		for b := 0; b < B; b++ {
+			for j := 0; j < n; j++ {
+				if sel[b*L+lo+j] {
+					out = append(out, all[(b*n+j)*v:(b*n+j+1)*v]...)
+				}
+			}
+		}
+		return out, nil
 	}
+	// outRows[b] is where sequence b's rows start in out
+	outRows := make([]int, B+1)
+	for b := 0; b < B; b++ {
+		k := n
+		if sel != nil {
+			k = 0
+			for _, on := range sel[b*L+lo : b*L+hi] {
+				k += boolInt(on)
+			}
+		}
+		outRows[b+1] = outRows[b] + k
+	}
+	out = grow(out, outRows[B]*c.Vocab)
+	// Chunks of about chunkRows rows, as many for each worker.
+	workers := threads(f.Threads)
+	per := max(chunkRows/n, 1) // sequences per chunk
+	nChunks := (B + per - 1) / per
+	if B >= workers {
+		nChunks = (nChunks + workers - 1) / workers * workers
+	}
+	per = (B + nChunks - 1) / nChunks
+	if per >= B { // one chunk: the products split across the cores instead
+		f.forwardChunk(f.Threads, ids, B, L, valid, lo, hi, sel, cache, out)
+		return out, nil
+	}
+	for len(f.workers) < workers {
+		w := &Inference{Threads: 1, p: f.p, cos: f.cos, sin: f.sin}
+		w.view.K, w.view.V = make([][]float32, c.Layers), make([][]float32, c.Layers)
+		f.workers = append(f.workers, w)
+	}
+	nChunks = (B + per - 1) / per
+	next := make(chan int, nChunks)
+	for i := 0; i < nChunks; i++ {
+		next <- i
+	}
+	close(next)
+	dkv := c.kvDim()
+	parallelFor(workers, workers, func(wi int) {
+		w := f.workers[wi]
+		for ch := range next {
+			b0, b1 := ch*per, min((ch+1)*per, B)
+			w.view.B, w.view.L = b1-b0, L
+			for i := range cache.K {
+				w.view.K[i] = cache.K[i][b0*L*dkv : b1*L*dkv]
+				w.view.V[i] = cache.V[i][b0*L*dkv : b1*L*dkv]
+			}
+			var vs, ss []bool
+			if valid != nil {
+				vs = valid[b0*L : b1*L]
+			}
+			if sel != nil {
+				ss = sel[b0*L : b1*L]
+			}
+			w.forwardChunk(1, ids[b0*L:b1*L], b1-b0, L, vs, lo, hi, ss, &w.view, out[outRows[b0]*c.Vocab:outRows[b1]*c.Vocab])
+		}
+	})
+	return out, nil
+}
+
+// forwardChunk is the forward of B sequences on f's scratch with par
+// goroutines, the arguments checked; out has exactly the selected rows.
+func (f *Inference) forwardChunk(par int, ids []int, B, L int, valid []bool, lo, hi int, sel []bool, cache *KVCache, out []float32) {
+	c := f.p.Config
+	d := c.D
 	n := hi - lo
 	rows := B * n
 	dq, dkv, wq := c.qDim(), c.kvDim(), c.qkvDim()
@@ -163,7 +345,11 @@ func (f *Inference) forwardRange(ids []int, B, L int, valid []bool, lo, hi int, 
 	}
 	w := func(name string) []float32 { return f.p.Get(name).Data }
 	dh := c.headDim()
-	par := f.Threads
+	x, q := f.x, f.qr // the rows that go on: all, or the last layer's selected
+	qOff := f.qOff[:0]
+	for b := 0; b <= B; b++ {
+		qOff = append(qOff, b*n)
+	}
 
 	embedForward(w(nameEmbed), f.sub, d, f.x)
 	for i := 0; i < c.Layers; i++ {
@@ -194,24 +380,52 @@ func (f *Inference) forwardRange(ids []int, B, L int, valid []bool, lo, hi int, 
 				copy(V[dst:dst+dkv], row[dq+dkv:])
 			}
 		})
-		attnRows(par, B, n, L, c.Heads, c.kvHeads(), dh, valid, f.qr, K, V, f.probs, f.att)
-		gemm(par, false, false, rows, d, dq, 1, f.att, dq, w(layerName(i, nameWO)), d, 1, f.x, d) // x += att @ Wo
-		rmsNormForward(par, f.x, w(layerName(i, nameMLPNrm)), d, c.NormEps, f.h)
-		gemm(par, false, false, rows, 2*c.FF, d, 1, f.h, d, w(layerName(i, nameGateUp)), 2*c.FF, 0, f.gu, 2*c.FF)
-		swiGLUForward(par, f.gu, c.FF, f.s)
-		gemm(par, false, false, rows, d, c.FF, 1, f.s, c.FF, w(layerName(i, nameDown)), d, 1, f.x, d) // x += s @ Wdown
+		if sel != nil && i == c.Layers-1 {
+			// Past the keys and values, only the selected rows matter.
+			x, q, rows, qOff = f.selectRows(B, L, lo, n, sel, d, dq)
+		}
+		h, att, gu, s := f.h[:rows*d], f.att[:rows*dq], f.gu[:rows*2*c.FF], f.s[:rows*c.FF]
+		attnRows(par, B, qOff, L, c.Heads, c.kvHeads(), dh, valid, q, K, V, f.probs, att)
+		gemm(par, false, false, rows, d, dq, 1, att, dq, w(layerName(i, nameWO)), d, 1, x, d) // x += att @ Wo
+		rmsNormForward(par, x, w(layerName(i, nameMLPNrm)), d, c.NormEps, h)
+		gemm(par, false, false, rows, 2*c.FF, d, 1, h, d, w(layerName(i, nameGateUp)), 2*c.FF, 0, gu, 2*c.FF)
+		swiGLUForward(par, gu, c.FF, s)
+		gemm(par, false, false, rows, d, c.FF, 1, s, c.FF, w(layerName(i, nameDown)), d, 1, x, d) // x += s @ Wdown
 	}
-	rmsNormForward(par, f.x, w(nameNorm), d, c.NormEps, f.h)
-	if cap(out) < rows*c.Vocab {
-		out = make([]float32, rows*c.Vocab)
+	f.qOff = qOff
+	h := f.h[:rows*d]
+	rmsNormForward(par, x, w(nameNorm), d, c.NormEps, h)
+	if rows == 0 {
+		return
 	}
-	out = out[:rows*c.Vocab]
 	if c.TiedEmbed { // logits = h @ embedding^T
-		gemm(par, false, true, rows, c.Vocab, d, 1, f.h, d, w(nameEmbed), d, 0, out, c.Vocab)
+		gemm(par, false, true, rows, c.Vocab, d, 1, h, d, w(nameEmbed), d, 0, out, c.Vocab)
 	} else {
-		gemm(par, false, false, rows, c.Vocab, d, 1, f.h, d, w(nameHead), c.Vocab, 0, out, c.Vocab)
+		gemm(par, false, false, rows, c.Vocab, d, 1, h, d, w(nameHead), c.Vocab, 0, out, c.Vocab)
 	}
-	return out, nil
+}
+
+// selectRows gathers the residual stream and the rotated queries of the rows
+// that sel marks (positions lo+j of each sequence) into xs and qs, and
+// returns them with their count and where each sequence's rows start.
+func (f *Inference) selectRows(B, L, lo, n int, sel []bool, d, dq int) (xs, qs []float32, rows int, qOff []int) {
+	f.rowSel, qOff = f.rowSel[:0], f.qOff[:0]
+	for b := 0; b < B; b++ {
+		qOff = append(qOff, len(f.rowSel))
+		for j := 0; j < n; j++ {
+			if sel[b*L+lo+j] {
+				f.rowSel = append(f.rowSel, b*n+j)
+			}
+		}
+	}
+	rows = len(f.rowSel)
+	qOff = append(qOff, rows)
+	f.xs, f.qs = grow(f.xs, rows*d), grow(f.qs, rows*dq)
+	for k, r := range f.rowSel {
+		copy(f.xs[k*d:(k+1)*d], f.x[r*d:(r+1)*d])
+		copy(f.qs[k*dq:(k+1)*dq], f.qr[r*dq:(r+1)*dq])
+	}
+	return f.xs, f.qs, rows, qOff
 }
 
 // TargetLogProbs returns log softmax(logits_i)[targets_i] for every row with

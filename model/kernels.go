@@ -468,17 +468,22 @@ func targetLogProbsBackward[T float](logits []T, v int, targets []int, g []float
 	}
 }
 
-// attnRows is attention for n query rows of each of B sequences against all L
-// keys of that sequence: q is (B*n, H*dh) RoPE-rotated, k and v are
-// (B*L, KVH*dh) with k rotated, out is (B*n, H*dh). probs needs n*L per
-// (sequence, head) slot. valid (B*L) masks keys; nil = all valid.
-func attnRows[T float](par, B, n, L, H, KVH, dh int, valid []bool, q, k, v, probs, out []T) {
+// attnRows is attention for query rows of each of B sequences against all L
+// keys of that sequence: sequence b's queries are rows [qOff[b], qOff[b+1])
+// of q (rows, H*dh) RoPE-rotated, k and v are (B*L, KVH*dh) with k rotated,
+// out is (rows, H*dh). probs needs H*L per query row. valid (B*L) masks
+// keys; nil = all valid.
+func attnRows[T float](par, B int, qOff []int, L, H, KVH, dh int, valid []bool, q, k, v, probs, out []T) {
 	dq, dkv, rep := H*dh, KVH*dh, H/KVH
 	scale := T(1 / math.Sqrt(float64(dh)))
 	parallelFor(par, B*H, func(bh int) {
 		b, h := bh/H, bh%H
-		p := probs[bh*n*L : (bh+1)*n*L]
-		q0, k0 := b*n*dq+h*dh, b*L*dkv+(h/rep)*dh
+		r0, n := qOff[b], qOff[b+1]-qOff[b]
+		if n == 0 {
+			return
+		}
+		p := probs[(r0*H+h*n)*L : (r0*H+(h+1)*n)*L]
+		q0, k0 := r0*dq+h*dh, b*L*dkv+(h/rep)*dh
 		gemm(1, false, true, n, L, dh, scale, q[q0:], dq, k[k0:], dkv, 0, p, L)
 		var vm []bool
 		if valid != nil {

@@ -106,7 +106,17 @@ type CachedModel interface {
 	ForwardRange(ids []int, B, L int, valid []bool, lo, hi int, cache *model.KVCache, out []float32) ([]float32, error)
 }
 
-var _ CachedModel = (*model.Inference)(nil)
+// SelectModel is a Model that can return the logits of chosen positions only
+// (see model.Inference.ForwardSelect); the sampler asks it for its masked
+// positions, which spares the last layer and the head every other row.
+type SelectModel interface {
+	ForwardSelect(ids []int, B, L int, valid []bool, lo, hi int, sel []bool, cache *model.KVCache, out []float32) ([]float32, error)
+}
+
+var (
+	_ CachedModel = (*model.Inference)(nil)
+	_ SelectModel = (*model.Inference)(nil)
+)
 
 // Generate samples a completion for every prompt (token ids, <bos>
 // included) in one batch. Prompts are left-padded to a common length behind
@@ -173,6 +183,11 @@ func Generate(m Model, prompts [][]int, o Options, rngs ...*rand.Rand) (Result, 
 		row   []float32
 	}
 	cands := make([]cand, 0, block)
+	sm, selective := m.(SelectModel)
+	var sel []bool
+	if selective {
+		sel = make([]bool, B*L)
+	}
 	step := 0
 	for blk := 0; blk < nBlocks; blk++ {
 		lo, hi := P+blk*block, P+(blk+1)*block
@@ -183,6 +198,23 @@ func Generate(m Model, prompts [][]int, o Options, rngs ...*rand.Rand) (Result, 
 			var err error
 			fLo, fHi := 0, L
 			switch {
+			case selective: // the rows of the masked positions of the block, in order
+				for b := 0; b < B; b++ {
+					for l := 0; l < L; l++ {
+						sel[b*L+l] = l >= lo && l < hi && ids[b*L+l] == o.MaskID
+					}
+				}
+				var c *model.KVCache
+				switch {
+				case cache == "none":
+				case s == 0:
+					c = kv
+				case cache == "prefix":
+					fLo, c = lo, kv
+				default:
+					fLo, fHi, c = lo, hi, kv
+				}
+				logits, err = sm.ForwardSelect(ids, B, L, valid, fLo, fHi, sel, c, logits)
 			case cache == "none":
 				logits, err = m.Forward(ids, B, L, valid, logits)
 			case s == 0: // the first step of a block refreshes the whole cache
@@ -199,7 +231,7 @@ func Generate(m Model, prompts [][]int, o Options, rngs ...*rand.Rand) (Result, 
 			}
 			res.NFE++
 			n := fHi - fLo
-			remaining := 0
+			remaining, next := 0, 0 // next: the selected row of the next masked position
 			for b := 0; b < B; b++ {
 				rng := rowRNG(b)
 				cands = cands[:0]
@@ -207,7 +239,11 @@ func Generate(m Model, prompts [][]int, o Options, rngs ...*rand.Rand) (Result, 
 					if ids[b*L+l] != o.MaskID {
 						continue
 					}
-					row := logits[(b*n+l-fLo)*V : (b*n+l-fLo+1)*V]
+					r := b*n + l - fLo
+					if selective {
+						r, next = next, next+1
+					}
+					row := logits[r*V : (r+1)*V]
 					tok := propose(row, o.Temperature, o.MaskID, rng)
 					score := 0.0
 					if o.Remasking == "random" {

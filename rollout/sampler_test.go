@@ -314,3 +314,57 @@ func TestCommitEntropy(t *testing.T) {
 		t.Errorf("uniform over 4 (mask excluded): %v, want ln 4", h)
 	}
 }
+
+// cachedOnly hides an Inference's ForwardSelect, so the sampler takes the
+// full rows.
+type cachedOnly struct{ *model.Inference }
+
+func (c cachedOnly) ForwardSelect() {}
+
+// Asking the model for the masked rows only changes no completion or trace:
+// every strategy and cache mode, on a random tiny model and a batch of
+// prompts of different lengths (padding).
+func TestSelectedRowsMatchFullRows(t *testing.T) {
+	p, err := model.New(model.Config{Vocab: 24, D: 32, Layers: 2, Heads: 4, FF: 48, MaxLen: 64, RopeTheta: 10000, NormEps: 1e-5}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inf := model.NewInference(p)
+	var full Model = cachedOnly{model.NewInference(p)}
+	if _, ok := full.(SelectModel); ok {
+		t.Fatal("cachedOnly still selects")
+	}
+	var prompts [][]int
+	for i := 0; i < 5; i++ {
+		pr := []int{2}
+		for j := 0; j < 3+i%3; j++ {
+			pr = append(pr, 4+(i*5+j*7)%20)
+		}
+		prompts = append(prompts, pr)
+	}
+	for _, o := range []Options{
+		opts(8, 8, 0), opts(8, 4, 4),
+		{GenLength: 8, Steps: 8, Block: 4, Remasking: "low_confidence", Cache: "prefix"},
+		{GenLength: 8, Steps: 8, Block: 4, Remasking: "low_confidence", Cache: "dual"},
+		{GenLength: 8, Steps: 8, Remasking: "low_confidence", Threshold: 0.05, Temperature: 1},
+		{GenLength: 8, Steps: 8, Block: 2, Remasking: "random", Confidence: "margin"},
+	} {
+		o.MaskID, o.EOSID = mask, eos
+		a, err := Generate(inf, prompts, o, rand.New(rand.NewPCG(5, 5)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Generate(full, prompts, o, rand.New(rand.NewPCG(5, 5)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(a.Tokens, b.Tokens) || !reflect.DeepEqual(a.Trace, b.Trace) || a.NFE != b.NFE {
+			t.Errorf("%+v: selected rows give %v (trace %v), full rows %v (trace %v)", o, a.Tokens, a.Trace, b.Tokens, b.Trace)
+		}
+		for i := range a.Entropy {
+			if math.Abs(a.Entropy[i]-b.Entropy[i]) > 1e-5 {
+				t.Errorf("%+v: entropy %g vs %g", o, a.Entropy[i], b.Entropy[i])
+			}
+		}
+	}
+}
