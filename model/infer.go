@@ -27,6 +27,10 @@ type Inference struct {
 	rowSel, qOff           []int
 	selRaw                 []bool
 	blockAll               []float32 // forwardBlocks' rows before the selection
+	slot                   []int32   // tokenQKV: each token's row in tq, -1 when none
+	uniq                   []int
+	tx, th, tq             []float32
+	noTokenQKV             bool // tests: always the full first-layer product
 
 	// workers run the chunks of a batch in parallel, each single-threaded
 	// on its own scratch; view is a worker's window on the caller's cache.
@@ -294,7 +298,7 @@ func (f *Inference) forwardRange(ids []int, B, L int, valid []bool, lo, hi int, 
 		return out, nil
 	}
 	for len(f.workers) < workers {
-		w := &Inference{Threads: 1, p: f.p, cos: f.cos, sin: f.sin}
+		w := &Inference{Threads: 1, p: f.p, cos: f.cos, sin: f.sin, noTokenQKV: f.noTokenQKV}
 		w.view.K, w.view.V = make([][]float32, c.Layers), make([][]float32, c.Layers)
 		f.workers = append(f.workers, w)
 	}
@@ -353,10 +357,12 @@ func (f *Inference) forwardChunk(par int, ids []int, B, L int, valid []bool, lo,
 
 	embedForward(w(nameEmbed), f.sub, d, f.x)
 	for i := 0; i < c.Layers; i++ {
-		rmsNormForward(par, f.x, w(layerName(i, nameAttnNrm)), d, c.NormEps, f.h)
-		gemm(par, false, false, rows, wq, d, 1, f.h, d, w(layerName(i, nameQKV)), wq, 0, f.qkv, wq)
-		if c.QKVBias {
-			addBias(f.qkv, w(layerName(i, nameQKVBias)), f.qkv)
+		if i > 0 || !f.tokenQKV(par) {
+			rmsNormForward(par, f.x, w(layerName(i, nameAttnNrm)), d, c.NormEps, f.h)
+			gemm(par, false, false, rows, wq, d, 1, f.h, d, w(layerName(i, nameQKV)), wq, 0, f.qkv, wq)
+			if c.QKVBias {
+				addBias(f.qkv, w(layerName(i, nameQKVBias)), f.qkv)
+			}
 		}
 		if c.QKNorm {
 			qkNormForward(par, f.qkv, wq, c.Heads, c.kvHeads(), dh, w(layerName(i, nameQNorm)), w(layerName(i, nameKNorm)), c.NormEps, f.qkv)
@@ -403,6 +409,50 @@ func (f *Inference) forwardChunk(par int, ids []int, B, L int, valid []bool, lo,
 	} else {
 		gemm(par, false, false, rows, c.Vocab, d, 1, h, d, w(nameHead), c.Vocab, 0, out, c.Vocab)
 	}
+}
+
+// tokenQKV fills the first layer's q|k|v rows (before RoPE) of the tokens in
+// f.sub. They depend on the token alone (its embedding, normed, projected),
+// and a batch holds few distinct tokens (a sudoku's digits, the mask, the
+// answer's characters): they are computed once per distinct token and copied
+// to its rows. It does nothing and returns false when most tokens differ.
+func (f *Inference) tokenQKV(par int) bool {
+	c := f.p.Config
+	d, wq := c.D, c.qkvDim()
+	if len(f.slot) != c.Vocab {
+		f.slot = make([]int32, c.Vocab)
+		for i := range f.slot {
+			f.slot[i] = -1
+		}
+	}
+	f.uniq = f.uniq[:0]
+	for _, id := range f.sub {
+		if f.slot[id] < 0 {
+			f.slot[id] = int32(len(f.uniq))
+			f.uniq = append(f.uniq, id)
+		}
+	}
+	defer func() {
+		for _, id := range f.uniq {
+			f.slot[id] = -1
+		}
+	}()
+	u := len(f.uniq)
+	if 2*u > len(f.sub) || f.noTokenQKV {
+		return false
+	}
+	f.tx, f.th, f.tq = grow(f.tx, u*d), grow(f.th, u*d), grow(f.tq, u*wq)
+	embedForward(f.p.Get(nameEmbed).Data, f.uniq, d, f.tx)
+	rmsNormForward(par, f.tx, f.p.Get(layerName(0, nameAttnNrm)).Data, d, c.NormEps, f.th)
+	gemm(par, false, false, u, wq, d, 1, f.th, d, f.p.Get(layerName(0, nameQKV)).Data, wq, 0, f.tq, wq)
+	if c.QKVBias {
+		addBias(f.tq, f.p.Get(layerName(0, nameQKVBias)).Data, f.tq)
+	}
+	for r, id := range f.sub {
+		k := int(f.slot[id])
+		copy(f.qkv[r*wq:(r+1)*wq], f.tq[k*wq:(k+1)*wq])
+	}
+	return true
 }
 
 // selectRows gathers the residual stream and the rotated queries of the rows

@@ -117,3 +117,35 @@ func TestForwardChunksMatchSingleSequences(t *testing.T) {
 		})
 	}
 }
+
+// The first layer's q|k|v rows computed once per distinct token give the
+// logits of the full product over every row.
+func TestTokenQKVMatchesFullProduct(t *testing.T) {
+	for name, c := range testConfigs {
+		t.Run(name, func(t *testing.T) {
+			p, _ := New(c, 7)
+			const B, L = 4, 16
+			rng := rand.New(rand.NewPCG(6, 1))
+			ids := make([]int, B*L)
+			for i := range ids {
+				ids[i] = 3 + rng.IntN(5) // 5 distinct tokens in 64 positions
+			}
+			inf, full := NewInference(p), NewInference(p)
+			inf.Threads, full.noTokenQKV = 1, true // one chunk, on inf's own scratch
+			got, err := inf.Forward(ids, B, L, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(inf.uniq) != 5 {
+				t.Fatalf("%d distinct tokens seen, want 5", len(inf.uniq))
+			}
+			want, err := full.Forward(ids, B, L, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxAbsDiff(got, want); d > 1e-5 {
+				t.Fatalf("logits differ by %g", d)
+			}
+		})
+	}
+}
