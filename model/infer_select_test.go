@@ -123,6 +123,9 @@ func TestForwardChunksMatchSingleSequences(t *testing.T) {
 func TestTokenQKVMatchesFullProduct(t *testing.T) {
 	for name, c := range testConfigs {
 		t.Run(name, func(t *testing.T) {
+			if c.BlockSize > 0 {
+				t.Skip("the block-causal forward keeps its own block-major products")
+			}
 			p, _ := New(c, 7)
 			const B, L = 4, 16
 			rng := rand.New(rand.NewPCG(6, 1))
