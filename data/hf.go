@@ -28,7 +28,8 @@ type HFTokenizer struct {
 // import keeps them in the run store): tokenizer.json is required,
 // tokenizer_config.json, config.json and generation_config.json are read
 // when present. maskID is the model's mask token (config.json's
-// mask_token_id, model.mask_id).
+// mask_token_id, model.mask_id). A chat template is compiled and rendered
+// once, on a one-message conversation.
 //
 // The end-of-text id is tokenizer_config's eos_token, else config.json's
 // eos_token_id; padding is pad_token (pad_token_id), else that id. A
@@ -107,6 +108,13 @@ func NewHFTokenizer(files map[string][]byte, maskID int) (*HFTokenizer, error) {
 	}
 	for _, i := range append(append([]int{t.eos, t.pad}, modelEOS...), genEOS...) {
 		t.stop[i] = true
+	}
+	if t.chat != nil {
+		// the one conversation prompts use: a template that cannot render it
+		// is unusable, better said now than at the first prompt
+		if _, err := t.EncodeChat("1 + 1?"); err != nil {
+			return nil, err
+		}
 	}
 	if b, ok := specials["bos_token"]; ok && t.chat == nil && addBOS(files) {
 		if i, ok := tok.TokenID(b); ok {

@@ -101,12 +101,9 @@ func TestHFTokenizerBadFiles(t *testing.T) {
 			t.Errorf("%v, want one line with %q", err, c.want)
 		}
 	}
-	// a template that compiles but fails to render fails the prompt
-	tok, err := NewHFTokenizer(with("tokenizer_config.json", `{"eos_token": "<|endoftext|>", "chat_template": "{{ raise_exception('no system role') }}"}`), 355)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := EncodePrompt(tok, Example{Prompt: "x"}); err == nil || !strings.Contains(err.Error(), "no system role") {
+	// a template that compiles but fails to render is refused at once
+	_, err := NewHFTokenizer(with("tokenizer_config.json", `{"eos_token": "<|endoftext|>", "chat_template": "{{ raise_exception('no system role') }}"}`), 355)
+	if err == nil || !strings.Contains(err.Error(), "tokenizer_config.json: chat template") || !strings.Contains(err.Error(), "no system role") {
 		t.Fatal(err)
 	}
 }

@@ -920,6 +920,14 @@ func ImportHF(dir, out string, maxLen int) (HFImport, error) {
 	if err != nil {
 		return HFImport{}, err
 	}
+	// the tokenizer and chat template are read (and the template rendered
+	// once) now, so that a folder whose tokenizer remask cannot use is
+	// refused before anything is written
+	if _, ok := files["tokenizer.json"]; ok {
+		if _, err := data.NewHFTokenizer(files, hf.MaskID); err != nil {
+			return HFImport{}, fmt.Errorf("%s: %w", dir, err)
+		}
+	}
 	cfg := hfRunConfig(hf, out)
 	if err := cfg.ValidateFields(); err != nil {
 		return HFImport{}, fmt.Errorf("%s: the model's config: %w", dir, err)
