@@ -445,28 +445,17 @@ func (u *updater) update(b *Batch, m map[string]float64, last StepStats) (StepSt
 	return last, nil
 }
 
-// trainRL is the RL loop: each step collects (rollout, rewards, advantages),
-// updates (mu inner updates through the shared trainer), then does the
-// after-step work (reference sync, metrics, eval, checkpoint).
+// trainRL is the RL loop: each step collects (rollout, rewards,
+// advantages), updates (mu inner updates through the shared trainer), then
+// the after-step work (reference sync here; metrics, eval and checkpoint in
+// the shared loop).
 func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, error) {
-	t0 := time.Now()
 	log := opt.Log
-	tok, err := runTokenizer(cfg, opt)
+	rd, err := loadRun(cfg, opt)
 	if err != nil {
 		return Summary{}, err
 	}
-	task, err := data.TaskByName(cfg.Data.Task)
-	if err != nil {
-		return Summary{}, err
-	}
-	trainEx, err := data.Load(cfg.Data.Task, cfg.Data.Train, cfg.Run.Seed)
-	if err != nil {
-		return Summary{}, fmt.Errorf("data.train: %w", err)
-	}
-	evalEx, err := evalSet(cfg, trainEx, log)
-	if err != nil {
-		return Summary{}, err
-	}
+	tok, trainEx := rd.tok, rd.trainEx
 	prompts := make([][]int, len(trainEx))
 	for i, ex := range trainEx {
 		if prompts[i], err = data.EncodePrompt(tok, ex); err != nil {
@@ -482,103 +471,49 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 	if err != nil {
 		return Summary{}, err
 	}
-	ro := rolloutOptions(cfg, tok, task)
-	pool, err := rolloutPool(cfg, rs, ro, log)
+	pool, err := rolloutPool(cfg, rs, rolloutOptions(cfg, tok, rd.task), log)
 	if err != nil {
 		return Summary{}, fmt.Errorf("rollout: %w", err)
 	}
 	defer pool.Close()
-	mc, err := ModelConfig(cfg, tok.Size())
+	l, run, err := rd.begin(cfg, opt, len(prompts), cfg.Rollout.Prompts)
 	if err != nil {
 		return Summary{}, err
 	}
-	run, err := beginRun(cfg, opt, mc, tok)
-	if err != nil {
-		return Summary{}, err
-	}
-	st, path, params, cursor, start := run.store, run.path, run.params, run.cursor, run.step
-	defer st.Close()
+	defer l.close()
+	params := run.params
 	// the frozen reference: saved with each checkpoint, else the starting weights
 	var ref *model.Params
 	if run.ck == nil {
 		ref = params.Clone()
-	} else if ref, err = restoreRef(run.ck, mc); err != nil {
-		return Summary{}, fmt.Errorf("resume %s step %d: %w", path, run.ck.Step, err)
+	} else if ref, err = restoreRef(run.ck, rd.mc); err != nil {
+		return Summary{}, fmt.Errorf("resume %s step %d: %w", run.path, run.ck.Step, err)
 	}
-	tr := newTrainer(cfg, params, run.adam)
-	defer tr.Close()
-	it := data.NewIterator(len(prompts), cfg.Rollout.Prompts, cfg.Run.Seed, cursor)
-	evalOpts := SampleOptions(cfg, tok, task)
+	l.extra = func() []checkpoint.Tensor {
+		var ts []checkpoint.Tensor
+		for _, t := range ref.Tensors {
+			ts = append(ts, checkpoint.Tensor{Name: "ref/" + t.Name, Shape: t.Shape, Data: t.Data})
+		}
+		return ts
+	}
 	col := &collector{tok: tok, exs: trainEx, prompts: prompts, comps: comps, pool: pool, rs: rs}
-	upd := &updater{cfg: cfg, rs: rs, tr: tr, refInf: model.NewInference(ref), opt: opt}
+	upd := &updater{cfg: cfg, rs: rs, tr: l.tr, refInf: model.NewInference(ref), opt: opt}
 	watch := &signalWatch{patience: max(cfg.Algo.ZeroSignalSteps, 1)}
 
 	c := rs.common
-	log.Info().Str("store", path).Str("algorithm", rs.name).Int("group", c.Group).Int("mu", c.Mu).
+	log.Info().Str("store", run.path).Str("algorithm", rs.name).Int("group", c.Group).Int("mu", c.Mu).
 		Float64("beta", c.Beta).Str("advantage", c.Advantage).Str("loss_agg", c.LossAgg).Int("workers", pool.Workers()).Int("steps", cfg.Train.Steps).Msg("RL training")
 
-	sum := resumedSummary(path, run)
-	save := func(step int, metrics map[string]float64) error {
-		ck := snapshot(step, params, tr.Opt, it.Cursor(), metrics)
-		for _, t := range ref.Tensors {
-			ck.Optim = append(ck.Optim, checkpoint.Tensor{Name: "ref/" + t.Name, Shape: t.Shape, Data: t.Data})
-		}
-		if err := st.Save(ck); err != nil {
-			return fmt.Errorf("save checkpoint at step %d: %w", step, err)
-		}
-		if cfg.Train.KeepLast > 0 {
-			return st.Retain(cfg.Train.KeepLast, cfg.Train.KeepEvery)
-		}
-		return nil
-	}
-	evaluate := func(step int, metrics map[string]float64) error {
-		acc, samples, err := Evaluate(NewEvalModel(params), tok, task, evalEx, evalOpts, stepRNG(cfg.Run.Seed, step, purposeEval))
-		if err != nil {
-			return fmt.Errorf("eval at step %d: %w", step, err)
-		}
-		metrics["eval_acc"] = acc
-		sum.EvalAcc = acc
-		log.Info().Int("step", step).Float64("eval_acc", acc).Int("n", len(evalEx)).Msg("eval")
-		return st.AddSamples(step, samples)
-	}
-	if start == 0 && len(evalEx) > 0 && cfg.Train.EvalEvery > 0 {
-		m := map[string]float64{}
-		if err := evaluate(0, m); err != nil {
-			return sum, err
-		}
-		if err := st.LogMetrics(0, m); err != nil {
-			return sum, err
-		}
-	}
-	var last StepStats
-	// interrupted writes the final checkpoint of a run stopped before step's
-	// update: step updates are done, and the data cursor is put back to where
-	// step began, so a resumed run rolls out the same prompts again.
-	interrupted := func(step int, cursor data.Cursor) (Summary, error) {
-		sum.Interrupted = true
-		log.Warn().Int("step", step).Msg("interrupted: writing a final checkpoint")
-		it = data.NewIterator(len(prompts), cfg.Rollout.Prompts, cfg.Run.Seed, cursor)
-		if err := save(step, map[string]float64{"loss": last.Loss}); err != nil {
-			return sum, err
-		}
-		sum.Steps, sum.Elapsed = step, time.Since(t0)
-		return sum, nil
-	}
-	for step := start; step < cfg.Train.Steps; step++ {
-		stepCursor := it.Cursor()
-		if ctx.Err() != nil {
-			return interrupted(step, stepCursor)
-		}
-		metrics := map[string]float64{}
+	return l.run(ctx, run.step, true, func(ctx context.Context, step int, last StepStats, metrics map[string]float64) (stepResult, error) {
 		// 1. collect: rollout with a frozen snapshot of the policy, rewards, advantages
 		tRoll := time.Now()
 		opt.at("rollout", step)
-		b, err := col.collect(ctx, rollout.NewSnapshot(params, step), step, it)
+		b, err := col.collect(ctx, rollout.NewSnapshot(params, step), step, l.it)
 		if err != nil {
 			if ctx.Err() != nil {
-				return interrupted(step, stepCursor)
+				return stepResult{}, errInterrupted
 			}
-			return sum, fmt.Errorf("step %d: %w", step, err)
+			return stepResult{}, fmt.Errorf("step %d: %w", step, err)
 		}
 		metrics["rollout_s"] = time.Since(tRoll).Seconds()
 		for k, v := range pool.Metrics() {
@@ -589,13 +524,12 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 		// 2. update
 		tUpd := time.Now()
 		if last, err = upd.update(b, metrics, last); err != nil {
-			return sum, err
+			return stepResult{}, err
 		}
 		metrics["update_s"] = time.Since(tUpd).Seconds()
 		metrics["lr"] = last.LR
-		done := step + 1
-		// 3. after the step: reference re-sync, metrics, eval, checkpoint
-		if cfg.Algo.RefSyncEvery > 0 && done%cfg.Algo.RefSyncEvery == 0 {
+		// 3. after the step: the reference re-sync (the loop does the rest)
+		if done := step + 1; cfg.Algo.RefSyncEvery > 0 && done%cfg.Algo.RefSyncEvery == 0 {
 			alpha := float32(cfg.Algo.RefSyncAlpha)
 			for i, t := range ref.Tensors {
 				for j := range t.Data {
@@ -603,35 +537,12 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 				}
 			}
 		}
-		if opt.Progress != nil {
-			opt.Progress(done, cfg.Train.Steps, last)
-		}
-		if cfg.Train.EvalEvery > 0 && len(evalEx) > 0 && (done%cfg.Train.EvalEvery == 0 || done == cfg.Train.Steps) {
-			opt.at("eval", done)
-			if err := evaluate(done, metrics); err != nil {
-				return sum, err
-			}
-		} else if err := st.AddSamples(done, b.logged()); err != nil {
-			return sum, err
-		}
-		if done%max(cfg.Train.LogEvery, 1) == 0 || done == cfg.Train.Steps {
-			if err := st.LogMetrics(done, metrics); err != nil {
-				return sum, err
-			}
-			log.Info().Int("step", done).Float64("reward", metrics["reward"]).Float64("loss", metrics["loss"]).
-				Float64("kl", metrics["kl"]).Float64("entropy", metrics["entropy"]).Float64("clip_frac", metrics["clip_frac"]).
+		return stepResult{stats: last, logged: b.logged(), log: func(e *zerolog.Event) {
+			e.Float64("reward", metrics["reward"]).Float64("loss", metrics["loss"]).Float64("kl", metrics["kl"]).
+				Float64("entropy", metrics["entropy"]).Float64("clip_frac", metrics["clip_frac"]).
 				Float64("zero_signal_frac", metrics["zero_signal_frac"]).Msg("rl")
-		}
-		if (cfg.Train.CkptEvery > 0 && done%cfg.Train.CkptEvery == 0) || done == cfg.Train.Steps {
-			opt.at("ckpt", done)
-			if err := save(done, metrics); err != nil {
-				return sum, err
-			}
-		}
-		sum.Steps, sum.Loss = done, last.Loss
-	}
-	sum.Elapsed = time.Since(t0)
-	return sum, nil
+		}}, nil
+	})
 }
 
 // restoreRef reads the reference model kept in a checkpoint's optimizer

@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -111,8 +110,8 @@ func modelConfig(cfg configs.Config, vocab int) (model.Config, error) {
 	return mc, nil
 }
 
-// Train runs a run from a validated config: supervised (mdlm, sft) or RL
-// (diffu_grpo, unigrpo, coupled_grpo). It creates the run store (or resumes
+// Train runs a run from a validated config: supervised (mdlm, sft, edit) or
+// RL (a registered estimator, `remask algos`), both through the same loop. It creates the run store (or resumes
 // it), trains, evaluates and checkpoints.
 // Cancelling ctx (SIGINT, SIGTERM) writes a final checkpoint and returns.
 func Train(ctx context.Context, cfg configs.Config, opt Options) (Summary, error) {
@@ -122,30 +121,17 @@ func Train(ctx context.Context, cfg configs.Config, opt Options) (Summary, error
 	if IsRL(cfg.Objective) {
 		return trainRL(ctx, cfg, opt)
 	}
-	t0 := time.Now()
-	log := opt.Log
-	if cfg.Train.Threads > 0 {
-		runtime.GOMAXPROCS(cfg.Train.Threads)
-	}
-	tok, err := runTokenizer(cfg, opt)
+	return trainSupervised(ctx, cfg, opt)
+}
+
+// trainSupervised is the loop of the supervised objectives (mdlm, sft,
+// edit): each step masks a batch of sequences and takes one update.
+func trainSupervised(ctx context.Context, cfg configs.Config, opt Options) (Summary, error) {
+	rd, err := loadRun(cfg, opt)
 	if err != nil {
 		return Summary{}, err
 	}
-	task, err := data.TaskByName(cfg.Data.Task)
-	if err != nil {
-		return Summary{}, err
-	}
-	trainEx, err := data.Load(cfg.Data.Task, cfg.Data.Train, cfg.Run.Seed)
-	if err != nil {
-		return Summary{}, fmt.Errorf("data.train: %w", err)
-	}
-	if len(trainEx) == 0 {
-		return Summary{}, fmt.Errorf("data.train %q has no examples", cfg.Data.Train)
-	}
-	evalEx, err := evalSet(cfg, trainEx, log)
-	if err != nil {
-		return Summary{}, err
-	}
+	tok, trainEx := rd.tok, rd.trainEx
 	seqLen := cfg.Data.SeqLen
 	if seqLen == 0 {
 		if seqLen, err = data.SeqLenFor(tok, trainEx, cfg.Objective != "mdlm"); err != nil {
@@ -167,56 +153,23 @@ func Train(ctx context.Context, cfg configs.Config, opt Options) (Summary, error
 	if err != nil {
 		return Summary{}, err
 	}
-	mc, err := ModelConfig(cfg, tok.Size())
-	if err != nil {
-		return Summary{}, err
-	}
-	if seqLen > mc.MaxLen {
-		return Summary{}, fmt.Errorf("sequence length %d exceeds model.max_len %d", seqLen, mc.MaxLen)
+	if seqLen > rd.mc.MaxLen {
+		return Summary{}, fmt.Errorf("sequence length %d exceeds model.max_len %d", seqLen, rd.mc.MaxLen)
 	}
 	if err := configs.CheckMemory(cfg, seqLen); err != nil {
 		return Summary{}, err
 	}
-	run, err := beginRun(cfg, opt, mc, tok)
+	l, run, err := rd.begin(cfg, opt, len(seqs), cfg.Train.Batch)
 	if err != nil {
 		return Summary{}, err
 	}
-	st, path, params, cursor, start := run.store, run.path, run.params, run.cursor, run.step
-	defer st.Close()
-	tr := newTrainer(cfg, params, run.adam)
-	defer tr.Close()
-	it := data.NewIterator(len(seqs), cfg.Train.Batch, cfg.Run.Seed, cursor)
-	sampleOpts := SampleOptions(cfg, tok, task)
-
-	log.Info().Str("store", path).Str("objective", obj.Name()).Int("params", params.NumParams()).
+	defer l.close()
+	opt.Log.Info().Str("store", run.path).Str("objective", obj.Name()).Int("params", run.params.NumParams()).
 		Int("seq_len", seqLen).Int("train_examples", len(seqs)).Int("steps", cfg.Train.Steps).Msg("training")
 
-	sum := resumedSummary(path, run)
-	save := func(step int, metrics map[string]float64) error {
-		ck := snapshot(step, params, tr.Opt, it.Cursor(), metrics)
-		if err := st.Save(ck); err != nil {
-			return fmt.Errorf("save checkpoint at step %d: %w", step, err)
-		}
-		if cfg.Train.KeepLast > 0 {
-			if err := st.Retain(cfg.Train.KeepLast, cfg.Train.KeepEvery); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	var last StepStats
 	batchSeqs := make([]data.Sequence, cfg.Train.Batch)
-	for step := start; step < cfg.Train.Steps; step++ {
-		if ctx.Err() != nil {
-			sum.Interrupted = true
-			log.Warn().Int("step", step).Msg("interrupted: writing a final checkpoint")
-			if err := save(step, map[string]float64{"loss": last.Loss}); err != nil {
-				return sum, err
-			}
-			sum.Steps, sum.Elapsed = step, time.Since(t0)
-			return sum, nil
-		}
-		for i, idx := range it.Next() {
+	return l.run(ctx, run.step, false, func(ctx context.Context, step int, _ StepStats, metrics map[string]float64) (stepResult, error) {
+		for i, idx := range l.it.Next() {
 			batchSeqs[i] = seqs[idx]
 		}
 		if s, ok := obj.(interface{ SetStep(int) }); ok {
@@ -224,52 +177,24 @@ func Train(ctx context.Context, cfg configs.Config, opt Options) (Summary, error
 		}
 		batch, m, err := obj.Build(stepRNG(cfg.Run.Seed, step, purposeMask), batchSeqs)
 		if err != nil {
-			return sum, fmt.Errorf("step %d: %w", step, err)
+			return stepResult{}, fmt.Errorf("step %d: %w", step, err)
 		}
 		stepT := time.Now()
 		opt.at("update", step)
 		// rows per sequence: 2 seqLen for block diffusion's clean and noised copies
-		if last, err = tr.Update(step, cfg.Train.Batch, len(batch.IDs)/cfg.Train.Batch, batch); err != nil {
-			return sum, fmt.Errorf("step %d: %w", step, err)
+		last, err := l.tr.Update(step, cfg.Train.Batch, len(batch.IDs)/cfg.Train.Batch, batch)
+		if err != nil {
+			return stepResult{}, fmt.Errorf("step %d: %w", step, err)
 		}
-		done := step + 1
-		if opt.Progress != nil {
-			opt.Progress(done, cfg.Train.Steps, last)
-		}
-		metrics := map[string]float64{"loss": last.Loss, "grad_norm": last.GradNorm, "lr": last.LR, "step_ms": float64(time.Since(stepT).Microseconds()) / 1e3}
+		metrics["loss"], metrics["grad_norm"], metrics["lr"] = last.Loss, last.GradNorm, last.LR
+		metrics["step_ms"] = float64(time.Since(stepT).Microseconds()) / 1e3
 		for k, v := range m {
 			metrics[k] = v
 		}
-		evalNow := cfg.Train.EvalEvery > 0 && len(evalEx) > 0 && (done%cfg.Train.EvalEvery == 0 || done == cfg.Train.Steps)
-		if evalNow {
-			opt.at("eval", done)
-			acc, samples, err := Evaluate(NewEvalModel(params), tok, task, evalEx, sampleOpts, stepRNG(cfg.Run.Seed, done, purposeEval))
-			if err != nil {
-				return sum, fmt.Errorf("eval at step %d: %w", done, err)
-			}
-			metrics["eval_acc"] = acc
-			sum.EvalAcc = acc
-			if err := st.AddSamples(done, samples); err != nil {
-				return sum, err
-			}
-			log.Info().Int("step", done).Float64("eval_acc", acc).Int("n", len(evalEx)).Msg("eval")
-		}
-		if done%max(cfg.Train.LogEvery, 1) == 0 || evalNow || done == cfg.Train.Steps {
-			if err := st.LogMetrics(done, metrics); err != nil {
-				return sum, err
-			}
-			log.Info().Int("step", done).Float64("loss", last.Loss).Float64("grad_norm", last.GradNorm).Float64("lr", last.LR).Msg("train")
-		}
-		if (cfg.Train.CkptEvery > 0 && done%cfg.Train.CkptEvery == 0) || done == cfg.Train.Steps {
-			opt.at("ckpt", done)
-			if err := save(done, metrics); err != nil {
-				return sum, err
-			}
-		}
-		sum.Steps, sum.Loss = done, last.Loss
-	}
-	sum.Elapsed = time.Since(t0)
-	return sum, nil
+		return stepResult{stats: last, log: func(e *zerolog.Event) {
+			e.Float64("loss", last.Loss).Float64("grad_norm", last.GradNorm).Float64("lr", last.LR).Msg("train")
+		}}, nil
+	})
 }
 
 // preflight refuses a run that cannot start, before it logs or writes
