@@ -159,3 +159,30 @@ func TestLayoutAndCountedLength(t *testing.T) {
 		t.Fatal("counted length")
 	}
 }
+
+// The two aggregations by hand at ratio 1 without KL, where each token's
+// term is -A: completions of 1 and 3 tokens with advantages 2 and -1.
+// sequence: mean(-2, -(-1)) = -0.5; token: (-2 + 3*1) / 4 = 0.25.
+func TestAggregationsByHand(t *testing.T) {
+	unit := func(r int) Estimate { return Estimate{Rows: []int{r}, W: []float64{1}} }
+	in := &Inputs{Tokens: [][]Estimate{{unit(0)}, {unit(1), unit(2), unit(3)}}}
+	lp := []float64{-0.5, -1, -1.5, -2}
+	old := EstimateAll(in, lp)
+	for agg, want := range map[string]float64{"": -0.5, "sequence": -0.5, "token": 0.25} {
+		loss, grad, _, err := Loss(in, lp, old, old, []float64{2, -1}, Params{EpsLow: 0.2, EpsHigh: 0.2, Agg: agg})
+		if err != nil || !close(loss, want) {
+			t.Fatalf("%q: loss %v (%v), want %v", agg, loss, err, want)
+		}
+		// d/dl of -rho A at rho 1 is -A, times each token's share
+		g0, g1 := -2*0.5, 1.0/3*0.5
+		if agg == "token" {
+			g0, g1 = -2.0/4, 1.0/4
+		}
+		if !close(grad[0], g0) || !close(grad[2], g1) {
+			t.Fatalf("%q: grad %v, want %v and %v", agg, grad, g0, g1)
+		}
+	}
+	if _, _, _, err := Loss(in, lp, old, old, []float64{2, -1}, Params{Agg: "batch"}); err == nil {
+		t.Fatal("unknown aggregation accepted")
+	}
+}
