@@ -3,13 +3,19 @@ package algos
 import (
 	"fmt"
 	"math"
+	"strings"
 )
+
+// AdvantageModes are the modes Advantages knows.
+var AdvantageModes = []string{"mean", "group_norm", "loo", "zscore"}
 
 // Advantages turns the rewards of groups of G consecutive completions into
 // advantages:
 //   - "mean": r_i - mean(r) (d1's code: no division by the std)
 //   - "group_norm": (r_i - mean(r)) / (std(r) + 1e-4), std unbiased as in TRL
 //   - "loo": r_i - mean of the other G-1 rewards (leave-one-out, DiffuCoder)
+//   - "zscore": (r_i - mean(r)) / std(r), std of the population (divided by
+//     G), 0 for a group whose rewards are all equal (TraceRL's dLLM-RL)
 //
 // It also reports which groups carry no signal (all rewards equal).
 func Advantages(rewards []float64, G int, mode string) (adv []float64, zeroSignal []bool, err error) {
@@ -27,13 +33,14 @@ func Advantages(rewards []float64, G int, mode string) (adv []float64, zeroSigna
 		}
 		mean /= float64(G)
 		zeroSignal = append(zeroSignal, same)
-		var std float64
-		if G > 1 {
-			for _, x := range r {
-				std += (x - mean) * (x - mean)
-			}
-			std = math.Sqrt(std / float64(G-1))
+		var sq, std float64
+		for _, x := range r {
+			sq += (x - mean) * (x - mean)
 		}
+		if G > 1 {
+			std = math.Sqrt(sq / float64(G-1))
+		}
+		stdPop := math.Sqrt(sq / float64(G))
 		for i, x := range r {
 			switch mode {
 			case "mean":
@@ -44,8 +51,12 @@ func Advantages(rewards []float64, G int, mode string) (adv []float64, zeroSigna
 				if G > 1 {
 					adv[g*G+i] = x - (mean*float64(G)-x)/float64(G-1)
 				}
+			case "zscore":
+				if !same {
+					adv[g*G+i] = (x - mean) / stdPop
+				}
 			default:
-				return nil, nil, fmt.Errorf("advantages: unknown mode %q (mean, group_norm, loo)", mode)
+				return nil, nil, fmt.Errorf("advantages: unknown mode %q (%s)", mode, strings.Join(AdvantageModes, ", "))
 			}
 		}
 	}

@@ -33,6 +33,11 @@ func TestAdvantagesByHand(t *testing.T) {
 	if !close(adv[0], 1) || !close(adv[1], -0.5) || adv[3] != 0 {
 		t.Fatalf("loo: %v", adv)
 	}
+	// zscore: population std of {1,0,0} = sqrt(2/9); a flat group gets 0
+	adv, _, _ = Advantages(r, 3, "zscore")
+	if s := math.Sqrt(2.0 / 9); !close(adv[0], (2.0/3)/s) || !close(adv[1], (-1.0/3)/s) || adv[3] != 0 || adv[5] != 0 {
+		t.Fatalf("zscore: %v", adv)
+	}
 	if _, _, err := Advantages(r, 4, "mean"); err == nil {
 		t.Fatal("ragged groups accepted")
 	}

@@ -126,7 +126,7 @@ type Algo struct {
 	Beta            float64  `yaml:"beta" mapstructure:"beta"`                           // KL weight, -1 = the algorithm's default (remask algos)
 	EpsLow          float64  `yaml:"eps_low" mapstructure:"eps_low"`                     // clip below 1 - eps_low
 	EpsHigh         float64  `yaml:"eps_high" mapstructure:"eps_high"`                   // clip above 1 + eps_high
-	Advantage       string   `yaml:"advantage" mapstructure:"advantage"`                 // mean | group_norm | loo, "" = the algorithm's default (remask algos)
+	Advantage       string   `yaml:"advantage" mapstructure:"advantage"`                 // mean | group_norm | loo | zscore, "" = the algorithm's default (remask algos)
 	LossAgg         string   `yaml:"loss_agg" mapstructure:"loss_agg"`                   // token (sum over the batch's counted tokens / their number; d1, DiffuCoder) | sequence (mean per completion, then over completions) | "" = the algorithm's published choice
 	DropZeroSignal  bool     `yaml:"drop_zero_signal" mapstructure:"drop_zero_signal"`   // drop groups whose rewards are all equal (DAPO dynamic sampling)
 	MinSignalGroups int      `yaml:"min_signal_groups" mapstructure:"min_signal_groups"` // > 0: roll more prompts in a step until this many groups have unequal rewards (DAPO dynamic sampling; needs drop_zero_signal)

@@ -539,7 +539,7 @@ func (c Config) validateAlgo(p *problems) {
 	p.inRange("algo.eps_low", a.EpsLow, 0, 1, false, true)
 	p.nonNegative("algo.eps_high", a.EpsHigh)
 	if a.Advantage != "" {
-		p.oneOf("algo.advantage", a.Advantage, "mean", "group_norm", "loo")
+		p.oneOf("algo.advantage", a.Advantage, algos.AdvantageModes...)
 	}
 	if a.LossAgg != "" {
 		p.oneOf("algo.loss_agg", a.LossAgg, algos.Aggregations...)

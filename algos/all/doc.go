@@ -8,6 +8,7 @@ import (
 	_ "github.com/remask/remask/algos/diffugrpo"
 	_ "github.com/remask/remask/algos/espo"
 	_ "github.com/remask/remask/algos/spg"
+	_ "github.com/remask/remask/algos/tracerl"
 	_ "github.com/remask/remask/algos/unigrpo"
 	_ "github.com/remask/remask/algos/wd1"
 )

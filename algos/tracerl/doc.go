@@ -20,9 +20,9 @@
 //     the first <eos>" count); states that score nothing are skipped.
 //
 // Advantages are the group z-score with the population std (0 when the group
-// is flat); groups whose mean reward lies outside [keep_low, keep_high]
-// (0.2, 0.8 published, meant for 0/1 correctness) are dropped before the
-// update. The loss, per state row r with n_r scored tokens and R rows in the
+// is flat: algo.advantage zscore); groups whose mean reward lies outside
+// [keep_low, keep_high] (0.2, 0.8 published, meant for 0/1 correctness) are
+// left out of the loss. The loss, per state row r with n_r scored tokens and R rows in the
 // update:
 //
 //	loss = (1/R) sum_r [ -(1/n_r) sum_k min(rho A, clip(rho, 1-eps, 1+eps) A)

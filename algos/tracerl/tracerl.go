@@ -116,40 +116,30 @@ func Chunk(n, iter, mu int) (lo, hi int) {
 	return iter * n / mu, (iter + 1) * n / mu
 }
 
-// Advantages are TraceRL's group z-scores of groups of G consecutive
-// rewards, (r - mean) / std with the population std, 0 for a flat group.
-// keep says which groups the update uses: those whose mean reward lies in
-// [keepLow, keepHigh] (dLLM-RL keeps groups with 20% to 80% correct).
-func Advantages(rewards []float64, G int, keepLow, keepHigh float64) (adv []float64, keep []bool, err error) {
+// Kept says which groups of G consecutive rewards the update learns from:
+// those whose mean reward lies in [low, high] (dLLM-RL keeps the prompts
+// that 20% to 80% of their samples solve; the advantages are the group
+// z-scores, algos.Advantages "zscore").
+func Kept(rewards []float64, G int, low, high float64) ([]bool, error) {
 	if G < 1 || len(rewards)%G != 0 {
-		return nil, nil, fmt.Errorf("tracerl advantages: %d rewards do not split into groups of %d", len(rewards), G)
+		return nil, fmt.Errorf("tracerl: %d rewards do not split into groups of %d", len(rewards), G)
 	}
-	adv = make([]float64, len(rewards))
-	for g := 0; g < len(rewards)/G; g++ {
-		r := rewards[g*G : (g+1)*G]
-		var mean, v float64
-		for _, x := range r {
+	keep := make([]bool, len(rewards)/G)
+	for g := range keep {
+		var mean float64
+		for _, x := range rewards[g*G : (g+1)*G] {
 			mean += x
 		}
 		mean /= float64(G)
-		for _, x := range r {
-			v += (x - mean) * (x - mean)
-		}
-		std := math.Sqrt(v / float64(G))
-		for i, x := range r {
-			if std > 0 {
-				adv[g*G+i] = (x - mean) / std
-			}
-		}
-		keep = append(keep, mean >= keepLow && mean <= keepHigh)
+		keep[g] = mean >= low && mean <= high
 	}
-	return adv, keep, nil
+	return keep, nil
 }
 
 // Params are the loss settings.
 type Params struct {
-	Eps  float64 // the ratio clip, symmetric (0.2 published)
-	Beta float64 // weight of the k3 KL to the rollout policy (0.01 published)
+	EpsLow, EpsHigh float64 // the ratio clip (0.2 both published)
+	Beta            float64 // weight of the k3 KL to the rollout policy (0.01 published)
 	// Agg is how the per-token terms are averaged: "sequence" (or "", the
 	// published one) averages the clipped terms over each state row's tokens,
 	// sums the KL over them, and averages the rows; "token" averages both
@@ -197,7 +187,7 @@ func Loss(in *algos.Inputs, lp []float64, old [][]float64, adv []float64, p Para
 		}
 		for k, e := range toks {
 			l := e.Value(lp)
-			pl, pg, c := algos.Surrogate(l, old[r][k], 0, adv[r], p.Eps, p.Eps, 0)
+			pl, pg, c := algos.Surrogate(l, old[r][k], 0, adv[r], p.EpsLow, p.EpsHigh, 0)
 			d := old[r][k] - l
 			kl := math.Exp(d) - d - 1
 			loss += perTok*pl + perKL*p.Beta*kl

@@ -162,24 +162,20 @@ func TestChunkCoversEveryRowOnce(t *testing.T) {
 	}
 }
 
-func TestAdvantagesByHand(t *testing.T) {
+func TestKeptByHand(t *testing.T) {
+	// means 0.5, 0.75, 1, 0.025
 	r := []float64{1, 0, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0.1, 0, 0, 0}
-	adv, keep, err := Advantages(r, 4, 0.2, 0.8)
+	keep, err := Kept(r, 4, 0.2, 0.8)
 	if err != nil {
 		t.Fatal(err)
-	}
-	// mean 0.75, population std sqrt(0.1875)
-	s := math.Sqrt(0.1875)
-	want := []float64{1, -1, -1, 1, 0.25 / s, 0.25 / s, 0.25 / s, -0.75 / s, 0, 0, 0, 0}
-	for i := range want {
-		if !near(adv[i], want[i]) {
-			t.Fatalf("adv %v, want %v", adv[:12], want)
-		}
 	}
 	if !reflect.DeepEqual(keep, []bool{true, true, false, false}) {
 		t.Fatalf("keep %v", keep)
 	}
-	if _, _, err := Advantages(r, 5, 0, 1); err == nil {
+	if keep, _ := Kept(r, 4, 0, 1); !reflect.DeepEqual(keep, []bool{true, true, true, true}) {
+		t.Fatalf("keep all: %v", keep)
+	}
+	if _, err := Kept(r, 5, 0, 1); err == nil {
 		t.Fatal("ragged groups accepted")
 	}
 }
@@ -193,7 +189,7 @@ func TestLossByHand(t *testing.T) {
 	old := [][]float64{{-1, -2}, {-0.5}}
 	lp := []float64{-1 + math.Log(1.5), -2, -0.5 + math.Log(0.5)}
 	adv := []float64{1, -0.5}
-	p := Params{Eps: 0.2, Beta: 0.01}
+	p := Params{EpsLow: 0.2, EpsHigh: 0.2, Beta: 0.01}
 	loss, grad, st, err := Loss(in, lp, old, adv, p)
 	if err != nil {
 		t.Fatal(err)
@@ -245,7 +241,7 @@ func TestOneUpdateIsPolicyGradientOverStates(t *testing.T) {
 	lp := []float64{-0.3, -2.1, -0.9, -1.4}
 	old := algos.EstimateAll(in, lp)
 	adv := []float64{1.5, 1.5, -0.5} // rows 0 and 1 are states of one completion
-	loss, grad, st, err := Loss(in, lp, old, adv, Params{Eps: 0.2, Beta: 0.01})
+	loss, grad, st, err := Loss(in, lp, old, adv, Params{EpsLow: 0.2, EpsHigh: 0.2, Beta: 0.01})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +286,7 @@ func TestLossGradient(t *testing.T) {
 		}
 	}
 	for _, agg := range []string{"sequence", "token"} {
-		p := Params{Eps: 0.2, Beta: 0.05, Agg: agg}
+		p := Params{EpsLow: 0.2, EpsHigh: 0.28, Beta: 0.05, Agg: agg}
 		_, grad, st, err := Loss(in, lp, old, adv, p)
 		if err != nil {
 			t.Fatal(err)
