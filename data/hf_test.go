@@ -107,3 +107,34 @@ func TestHFTokenizerBadFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Without tokenizer_config.json the ids come from config.json (a list of
+// end ids, no pad); a tokenizer without a chat template puts <bos> first
+// where add_bos_token says so. Added tokens not in the vocabulary are
+// numbered after it, as the library does (the file's ids are not used).
+func TestHFTokenizerIDs(t *testing.T) {
+	tj := `{"version": "1.0", "added_tokens": [{"id": 10, "content": "<e>", "special": true, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false},
+		{"id": 11, "content": "<s>", "special": true, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false}],
+		"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "c": 2}, "merges": []}}`
+	tok, err := NewHFTokenizer(map[string][]byte{"tokenizer.json": []byte(tj), "config.json": []byte(`{"eos_token_id": [3, 2], "pad_token_id": null}`)}, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.Size() != 5 || tok.EOSID() != 3 || tok.PadID() != 3 || tok.BOSID() != -1 || tok.HasChatTemplate() {
+		t.Fatalf("size %d eos %d pad %d bos %d", tok.Size(), tok.EOSID(), tok.PadID(), tok.BOSID())
+	}
+	if got := tok.DecodeAnswer([]int{0, 1, 9, 2, 0}); got != "a b?" { // no decoder: tokens joined by spaces, as the library does; config.json's second end id ends it too
+		t.Fatalf("DecodeAnswer %q", got)
+	}
+	tok, err = NewHFTokenizer(map[string][]byte{"tokenizer.json": []byte(tj), "tokenizer_config.json": []byte(`{"eos_token": "<e>", "bos_token": {"content": "<s>"}, "add_bos_token": true}`)}, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := EncodePrompt(tok, Example{Prompt: "ab"})
+	if err != nil || len(p) != 3 || p[0] != 4 || tok.BOSID() != 4 || tok.EOSID() != 3 {
+		t.Fatalf("prompt %v %v", p, err)
+	}
+	if _, err := NewHFTokenizer(map[string][]byte{"tokenizer.json": []byte(tj)}, 9); err == nil || !strings.Contains(err.Error(), "no end-of-text token") {
+		t.Fatal(err)
+	}
+}
