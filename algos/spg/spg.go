@@ -55,11 +55,11 @@ func (m Masker) Masks(samples []algos.Sample, rng *rand.Rand) (*Inputs, error) {
 	for i, s := range samples {
 		n := len(s.Completion)
 		if n == 0 || n%bl != 0 {
-			return nil, fmt.Errorf("spg: block_length %d does not divide the generation length %d", bl, n)
+			return nil, fmt.Errorf("algo.spg.block_length %d does not divide the generation length %d (rollout.gen_length)", bl, n)
 		}
 		nBlocks := n / bl
 		if m.NumT > nBlocks {
-			return nil, fmt.Errorf("spg: num_t %d exceeds the %d blocks of a completion", m.NumT, nBlocks)
+			return nil, fmt.Errorf("algo.spg.num_t %d exceeds the %d blocks of algo.spg.block_length %d in a completion of %d", m.NumT, nBlocks, bl, n)
 		}
 		counted := algos.CountedLength(s.Completion, m.Tok.EOS)
 		cBlocks := (counted-1)/bl + 1
