@@ -290,7 +290,12 @@ func softmaxMasked[T float](row []T, valid []bool) {
 	}
 	var sum float64
 	f32 := isFloat32[T]()
-	for j, v := range row {
+	start := 0
+	if r32, ok := any(row).([]float32); ok && valid == nil {
+		start, sum = expShiftVec(r32, mx, sum)
+	}
+	for j := start; j < len(row); j++ {
+		v := row[j]
 		if valid != nil && !valid[j] {
 			row[j] = 0
 			continue
@@ -374,7 +379,11 @@ func sigmoid(f32 bool, x float64) float64 { return 1 / (1 + expFor(f32, -x)) }
 // The reduction runs in float64, so clamping -x to [-120, 700] changes nothing
 // a float32 holds: below -700 silu(x) rounds to 0, above 120 to x itself.
 func siluMul32[T float](g, u, o []T) {
-	for j := range o {
+	start := 0
+	if g32, ok := any(g).([]float32); ok {
+		start = siluMulVec(g32, any(u).([]float32), any(o).([]float32))
+	}
+	for j := start; j < len(o); j++ {
 		x := float64(g[j])
 		y := -x
 		if y > 700 {
