@@ -252,3 +252,16 @@ func dllmrlLoss(d *tracerlDump, adv []float64) (loss float64, ratioMoved, droppe
 	}
 	return rowSum / float64(rows), ratioMoved, dropped
 }
+
+// A TraceRL run interrupted and resumed ends with the unbroken run's weights.
+func TestTraceRLResumesExactly(t *testing.T) {
+	dir := t.TempDir()
+	extra := []string{"algo.mu=2", "algo.tracerl.shrink=2", "algo.tracerl.keep_low=0", "algo.tracerl.keep_high=1"}
+	full := rlRun(t, dir, "tracerl-full", "tracerl", extra...)
+	if _, err := Train(context.Background(), full, Options{Log: zerolog.Nop()}); err != nil {
+		t.Fatal(err)
+	}
+	broken := rlRun(t, dir, "tracerl-broken", "tracerl", extra...)
+	interruptAndResume(t, broken, 3)
+	sameFinalWeights(t, "tracerl", StorePath(full), StorePath(broken))
+}
