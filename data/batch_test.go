@@ -10,7 +10,7 @@ import (
 
 // In the default vocabulary '1' = 22, '2' = 23, '3' = 24, ',' = 17,
 // '>' = 35, '=' = 34, '+' = 16; <pad> 0, <bos> 2, <eos> 3.
-var cd12 = CountdownExample([]int{1, 2}, 3, "1+2") // prompt "1,2>3=", answer "1+2"
+var cd12 = Example{Prompt: "1,2>3=", Answer: "1+2"} // an unpadded countdown-like example
 
 func TestEncodePrompt(t *testing.T) {
 	ids, err := EncodePrompt(NewDefaultTokenizer(), cd12)

@@ -2,7 +2,6 @@ package data
 
 import (
 	"fmt"
-	"math/big"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -16,175 +15,71 @@ type Countdown struct{}
 func (Countdown) Name() string { return "countdown" }
 
 // CountdownExample makes the example of numbers, a target and an optional
-// solution expression. The prompt is "30,100,93>23=": the numbers, ">", the
-// target, "=".
+// solution. The prompt is " 30,100, 93> 23=": the numbers, ">", the target,
+// "=", each number right-aligned to CountdownWidth characters with spaces,
+// so that every number sits at a fixed offset and its units digit in a fixed
+// column (a small model then copies and adds digits by position; Python, and
+// so d1's check, ignores the spaces).
 func CountdownExample(nums []int, target int, answer string) Example {
 	parts := make([]string, len(nums))
 	for i, n := range nums {
-		parts[i] = strconv.Itoa(n)
+		parts[i] = countdownNumber(n)
 	}
-	return Example{Prompt: strings.Join(parts, ",") + ">" + strconv.Itoa(target) + "=", Answer: answer,
+	return Example{Prompt: strings.Join(parts, ",") + ">" + countdownNumber(target) + "=", Answer: answer,
 		Ref: map[string]any{"numbers": slices.Clone(nums), "target": target}}
 }
 
-// Correct: the trimmed completion is an expression of digits, + - * /,
-// parentheses and spaces that uses exactly the multiset of the example's
-// numbers and equals the target exactly (rational arithmetic, so 1/2*4 is 2
-// and 7/2 is not 3; division by zero is wrong).
+// CountdownWidth is the width numbers are padded to in countdown prompts and
+// generated answers: d1's numbers and targets have at most 3 digits.
+const CountdownWidth = 3
+
+// countdownNumber is n right-aligned to CountdownWidth (wider when it has
+// more digits).
+func countdownNumber(n int) string {
+	s := strconv.Itoa(n)
+	if len(s) < CountdownWidth {
+		s = strings.Repeat(" ", CountdownWidth-len(s)) + s
+	}
+	return s
+}
+
+// ParseCountdownPrompt reads a countdown prompt as a user types it,
+// "30,100,93>23" (spaces around the numbers and a trailing "=" allowed), so
+// that it can be rewritten in the training layout with CountdownExample.
+func ParseCountdownPrompt(prompt string) ([]int, int, error) {
+	p := strings.TrimSuffix(strings.TrimSpace(prompt), "=")
+	numsText, targetText, ok := strings.Cut(p, ">")
+	if !ok {
+		return nil, 0, fmt.Errorf("countdown prompt %q: want numbers and a target like 30,100,93>23", prompt)
+	}
+	var vals []int
+	for _, f := range append(strings.Split(numsText, ","), targetText) {
+		f = strings.TrimSpace(f)
+		if f == "" || len(f) > 9 || strings.Trim(f, "0123456789") != "" {
+			return nil, 0, fmt.Errorf("countdown prompt %q: %q is not a non-negative integer of at most 9 digits", prompt, f)
+		}
+		n, _ := strconv.Atoi(f) // at most 9 digits: fits
+		vals = append(vals, n)
+	}
+	return vals[:len(vals)-1], vals[len(vals)-1], nil
+}
+
+// Correct: the completion, stripped of surrounding white space as d1 strips
+// its extracted answer and expanded when it is a worked answer
+// (ExpandCountdownWorked), passes d1's check (CountdownD1Correct): its digit
+// runs are exactly the example's numbers and Python's eval of it is within
+// 1e-5 of the target.
 func (Countdown) Correct(ex Example, c string) bool {
 	nums, ok1 := ex.Ref["numbers"].([]int)
 	target, ok2 := ex.Ref["target"].(int)
 	if !ok1 || !ok2 {
 		return false
 	}
-	val, used, err := EvalExpression(strings.TrimSpace(c))
-	if err != nil || !sameMultiset(used, nums) {
-		return false
+	given := make([]int64, len(nums))
+	for i, n := range nums {
+		given[i] = int64(n)
 	}
-	return val.Cmp(new(big.Rat).SetInt64(int64(target))) == 0
-}
-
-func sameMultiset(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	x, y := slices.Clone(a), slices.Clone(b)
-	slices.Sort(x)
-	slices.Sort(y)
-	return slices.Equal(x, y)
-}
-
-// EvalExpression parses and evaluates, exactly, an arithmetic expression of
-// non-negative integers (at most 9 digits), + - * /, parentheses and spaces,
-// with the usual precedence and left associativity; there is no unary minus.
-// It returns the value and the numbers the expression uses, in order.
-func EvalExpression(s string) (*big.Rat, []int, error) {
-	p := &exprParser{s: s}
-	v, err := p.sum()
-	if err != nil {
-		return nil, nil, err
-	}
-	p.skip()
-	if p.i != len(p.s) {
-		return nil, nil, fmt.Errorf("unexpected %q at byte %d", p.s[p.i], p.i)
-	}
-	return v, p.nums, nil
-}
-
-// exprParser is a recursive-descent parser over the grammar
-//
-//	sum     = product { ("+" | "-") product }
-//	product = atom { ("*" | "/") atom }
-//	atom    = number | "(" sum ")"
-type exprParser struct {
-	s     string
-	i     int
-	nums  []int
-	depth int
-}
-
-// maxParenDepth bounds recursion on hostile input such as a long run of "(".
-const maxParenDepth = 64
-
-func (p *exprParser) skip() {
-	for p.i < len(p.s) && p.s[p.i] == ' ' {
-		p.i++
-	}
-}
-
-// peekOp returns the operator at the cursor when it is one of ops.
-func (p *exprParser) peekOp(ops string) (byte, bool) {
-	p.skip()
-	if p.i < len(p.s) && strings.IndexByte(ops, p.s[p.i]) >= 0 {
-		return p.s[p.i], true
-	}
-	return 0, false
-}
-
-func (p *exprParser) sum() (*big.Rat, error) {
-	v, err := p.product()
-	if err != nil {
-		return nil, err
-	}
-	for {
-		op, ok := p.peekOp("+-")
-		if !ok {
-			return v, nil
-		}
-		p.i++
-		w, err := p.product()
-		if err != nil {
-			return nil, err
-		}
-		if op == '+' {
-			v = new(big.Rat).Add(v, w)
-		} else {
-			v = new(big.Rat).Sub(v, w)
-		}
-	}
-}
-
-func (p *exprParser) product() (*big.Rat, error) {
-	v, err := p.atom()
-	if err != nil {
-		return nil, err
-	}
-	for {
-		op, ok := p.peekOp("*/")
-		if !ok {
-			return v, nil
-		}
-		p.i++
-		w, err := p.atom()
-		if err != nil {
-			return nil, err
-		}
-		if op == '*' {
-			v = new(big.Rat).Mul(v, w)
-		} else {
-			if w.Sign() == 0 {
-				return nil, fmt.Errorf("division by zero at byte %d", p.i)
-			}
-			v = new(big.Rat).Quo(v, w)
-		}
-	}
-}
-
-func (p *exprParser) atom() (*big.Rat, error) {
-	p.skip()
-	if p.i >= len(p.s) {
-		return nil, fmt.Errorf("expression ends early")
-	}
-	if p.s[p.i] == '(' {
-		if p.depth++; p.depth > maxParenDepth {
-			return nil, fmt.Errorf("parentheses nested deeper than %d", maxParenDepth)
-		}
-		p.i++
-		v, err := p.sum()
-		if err != nil {
-			return nil, err
-		}
-		p.skip()
-		if p.i >= len(p.s) || p.s[p.i] != ')' {
-			return nil, fmt.Errorf("missing ) at byte %d", p.i)
-		}
-		p.i++
-		p.depth--
-		return v, nil
-	}
-	start := p.i
-	for p.i < len(p.s) && p.s[p.i] >= '0' && p.s[p.i] <= '9' {
-		p.i++
-	}
-	if start == p.i {
-		return nil, fmt.Errorf("unexpected %q at byte %d", p.s[p.i], p.i)
-	}
-	if p.i-start > 9 {
-		return nil, fmt.Errorf("number %q at byte %d has more than 9 digits", p.s[start:p.i], start)
-	}
-	n, _ := strconv.Atoi(p.s[start:p.i]) // at most 9 digits: always fits
-	p.nums = append(p.nums, n)
-	return new(big.Rat).SetInt64(int64(n)), nil
+	return CountdownD1Correct(ExpandCountdownWorked(strings.TrimSpace(c)), given, float64(target))
 }
 
 // expr is a countdown expression tree.
@@ -250,15 +145,17 @@ func combine(op byte, a, b *expr) (*expr, bool) {
 // repeats allowed, with targets in 1..100.
 const (
 	CountdownMaxNumber = 100
-	CountdownMaxTarget = 1000
+	CountdownMaxTarget = 100
 )
 
 // GenerateCountdown makes n countdown problems: 3 numbers drawn from
 // 1..CountdownMaxNumber (repeats allowed, as in d1) and the value of a random
 // expression tree over all three with + - * /, kept when every intermediate
 // result and the target are positive integers and the target is at most
-// CountdownMaxTarget. Answer is that expression with minimal parentheses;
-// other expressions may reach the same target.
+// CountdownMaxTarget. Answer is SolveCountdown's canonical solution, not the
+// drawn tree: a problem has one answer however it was drawn, so SFT does not
+// teach a mixture of solutions that a sampler deciding tokens in parallel
+// could splice into an invalid one.
 func GenerateCountdown(rng *rand.Rand, n int) []Example {
 	const ops = "+-*/"
 	var out []Example
@@ -282,7 +179,60 @@ func GenerateCountdown(rng *rand.Rand, n int) []Example {
 		if !ok || e.val > CountdownMaxTarget {
 			continue
 		}
-		out = append(out, CountdownExample(nums, e.val, e.String()))
+		answer := solveCountdown(nums, e.val) // e itself is a solution: always found
+		out = append(out, CountdownExample(nums, e.val, answer.Worked()))
 	}
 	return out
+}
+
+// SolveCountdown returns the canonical solution of three numbers and a
+// target: the first expression, in a fixed order, whose intermediate result
+// is a positive integer and whose value is the target. The order prefers
+// what is easiest to write: only + and - before any * or /, then (a op b) op
+// c (no parentheses) before a op (b op c), then the numbers in the order
+// given (permutations in lexicographic order), then the operators in the
+// order + - * /. It
+// reports false when no such expression exists (or len(nums) != 3).
+func SolveCountdown(nums []int, target int) (string, bool) {
+	e := solveCountdown(nums, target)
+	if e == nil {
+		return "", false
+	}
+	return e.String(), true
+}
+
+// solveCountdown is SolveCountdown's expression tree, nil when none.
+func solveCountdown(nums []int, target int) *expr {
+	if len(nums) != 3 {
+		return nil
+	}
+	const ops = "+-*/"
+	perms := [][3]int{{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}}
+	for _, additive := range []bool{true, false} {
+		for _, leftShape := range []bool{true, false} {
+			for _, p := range perms {
+				a, b, c := &expr{val: nums[p[0]]}, &expr{val: nums[p[1]]}, &expr{val: nums[p[2]]}
+				for i := range 4 {
+					for j := range 4 {
+						if (i < 2 && j < 2) != additive {
+							continue
+						}
+						var e *expr
+						var ok bool
+						if leftShape {
+							if e, ok = combine(ops[i], a, b); ok {
+								e, ok = combine(ops[j], e, c)
+							}
+						} else if e, ok = combine(ops[j], b, c); ok {
+							e, ok = combine(ops[i], a, e)
+						}
+						if ok && e.val == target {
+							return e
+						}
+					}
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -231,3 +231,25 @@ func TestReadersBoundLinesAndTakeBOM(t *testing.T) {
 		t.Fatalf("countdown JSONL with a BOM: %v %v", exs, err)
 	}
 }
+
+// TestLoadCountdownD1File reads lines written byte for byte as d1's
+// dataset/countdown_cd3_test.jsonl writes them (a space after each colon and
+// comma, the target as a string, no answer).
+func TestLoadCountdownD1File(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "countdown_cd3_test.jsonl")
+	lines := "{\"input\": \"30,100,93\", \"output\": \"23\"}\n{\"input\": \"90,43,90\", \"output\": \"43\"}\n"
+	if err := os.WriteFile(path, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exs, err := Load("countdown", path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(exs) != 2 || exs[0].Prompt != " 30,100, 93> 23=" || exs[0].Answer != "" || exs[1].Prompt != " 90, 43, 90> 43=" ||
+		!reflect.DeepEqual(exs[1].Ref["numbers"], []int{90, 43, 90}) || exs[1].Ref["target"] != 43 {
+		t.Fatalf("loaded %+v", exs)
+	}
+	if !(Countdown{}).Correct(exs[0], "30-(100-93)") || !(Countdown{}).Correct(exs[1], "43+90-90") {
+		t.Error("d1's problems not solvable by their solutions")
+	}
+}

@@ -47,7 +47,8 @@ func (Text) Correct(ex Example, c string) bool {
 
 // CheckPrompt reports whether a prompt typed by a user (remask sample) has
 // the task's form: sudoku4x4 takes the 16 digits 0-4 of a puzzle (0 =
-// empty), countdown "N,N,...>TARGET" with non-negative integers. A trailing
+// empty), countdown "N,N,...>TARGET" with non-negative integers (spaces
+// around them allowed). A trailing
 // "=" (the prompt/answer separator) is allowed. Text takes anything.
 func CheckPrompt(task, prompt string) error {
 	p := strings.TrimSuffix(prompt, "=")
@@ -55,15 +56,8 @@ func CheckPrompt(task, prompt string) error {
 	case "sudoku4x4":
 		return checkDigits("sudoku prompt", p, '0')
 	case "countdown":
-		nums, target, ok := strings.Cut(p, ">")
-		if !ok {
-			return fmt.Errorf("countdown prompt %q: want numbers and a target like 30,100,93>23", prompt)
-		}
-		for _, f := range append(strings.Split(nums, ","), target) {
-			if f == "" || len(f) > 9 || strings.Trim(f, "0123456789") != "" {
-				return fmt.Errorf("countdown prompt %q: %q is not a non-negative integer of at most 9 digits", prompt, f)
-			}
-		}
+		_, _, err := ParseCountdownPrompt(prompt)
+		return err
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ func newDataCmd() *cobra.Command {
 		task, out string
 		n         int
 		seed      uint64
+		noAnswer  bool
 	)
 	gen := &cobra.Command{
 		Use:   "gen --task sudoku4x4|countdown --n N [--seed S] [-o FILE]",
@@ -31,12 +32,20 @@ func newDataCmd() *cobra.Command {
 			if task != "sudoku4x4" && task != "countdown" {
 				return fmt.Errorf("data gen: --task %q: want sudoku4x4 or countdown", task)
 			}
+			if noAnswer && task != "countdown" {
+				return fmt.Errorf("data gen: --no-answer is for countdown (d1's sudoku CSV needs its Solution column)")
+			}
 			rng := rand.New(rand.NewPCG(seed, 0x64617461)) // "data"
 			var exs []data.Example
 			if task == "sudoku4x4" {
 				exs = data.GenerateSudoku4x4(rng, n, 0, 0)
 			} else {
 				exs = data.GenerateCountdown(rng, n)
+				if noAnswer { // a test file exactly in d1's form: input and output only
+					for i := range exs {
+						exs[i].Answer = ""
+					}
+				}
 			}
 			if len(exs) < n {
 				return fmt.Errorf("data gen: only %d distinct %s examples exist at the default settings, --n asks for %d", len(exs), task, n)
@@ -81,6 +90,7 @@ func newDataCmd() *cobra.Command {
 	gen.Flags().IntVar(&n, "n", 100, "number of examples")
 	gen.Flags().Uint64Var(&seed, "seed", 1, "generator seed")
 	gen.Flags().StringVarP(&out, "out", "o", "", "output file (default stdout)")
+	gen.Flags().BoolVar(&noAnswer, "no-answer", false, "countdown: write only d1's input and output fields, without our solution (a test file in d1's exact form)")
 	cmd.AddCommand(gen)
 	return cmd
 }

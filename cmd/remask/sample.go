@@ -174,6 +174,10 @@ func newSampleCmd() *cobra.Command {
 			if (cfg.Data.Task == "sudoku4x4" || cfg.Data.Task == "countdown") && !strings.HasSuffix(prompt, "=") {
 				prompt += "="
 			}
+			if cfg.Data.Task == "countdown" { // the layout it trained on: numbers padded to a fixed width
+				nums, target, _ := data.ParseCountdownPrompt(prompt) // CheckPrompt passed
+				prompt = data.CountdownExample(nums, target, "").Prompt
+			}
 			ids, err := data.EncodePrompt(tok, data.Example{Prompt: prompt})
 			if err != nil {
 				return fmt.Errorf("--prompt: %w", err)
