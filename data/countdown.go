@@ -65,8 +65,7 @@ func ParseCountdownPrompt(prompt string) ([]int, int, error) {
 }
 
 // Correct: the completion, stripped of surrounding white space as d1 strips
-// its extracted answer and expanded when it is a worked answer
-// (ExpandCountdownWorked), passes d1's check (CountdownD1Correct): its digit
+// its extracted answer, passes d1's check (CountdownD1Correct): its digit
 // runs are exactly the example's numbers and Python's eval of it is within
 // 1e-5 of the target.
 func (Countdown) Correct(ex Example, c string) bool {
@@ -79,7 +78,7 @@ func (Countdown) Correct(ex Example, c string) bool {
 	for i, n := range nums {
 		given[i] = int64(n)
 	}
-	return CountdownD1Correct(ExpandCountdownWorked(strings.TrimSpace(c)), given, float64(target))
+	return CountdownD1Correct(strings.TrimSpace(c), given, float64(target))
 }
 
 // expr is a countdown expression tree.
@@ -104,11 +103,16 @@ func prec(op byte) int {
 // only when it binds more loosely; a right operand also when it binds equally
 // under - or / (a-(b-c) is not a-b-c), but not under + or * (a*(b/c) has the
 // value of a*b/c, which is what Correct checks).
-func (e *expr) String() string {
+func (e *expr) String() string { return e.format(strconv.Itoa) }
+
+// padded is String with every number right-aligned to CountdownWidth.
+func (e *expr) padded() string { return e.format(countdownNumber) }
+
+func (e *expr) format(number func(int) string) string {
 	if e.op == 0 {
-		return strconv.Itoa(e.val)
+		return number(e.val)
 	}
-	l, r := e.left.String(), e.right.String()
+	l, r := e.left.format(number), e.right.format(number)
 	if prec(e.left.op) < prec(e.op) {
 		l = "(" + l + ")"
 	}
@@ -152,10 +156,10 @@ const (
 // 1..CountdownMaxNumber (repeats allowed, as in d1) and the value of a random
 // expression tree over all three with + - * /, kept when every intermediate
 // result and the target are positive integers and the target is at most
-// CountdownMaxTarget. Answer is SolveCountdown's canonical solution, not the
-// drawn tree: a problem has one answer however it was drawn, so SFT does not
-// teach a mixture of solutions that a sampler deciding tokens in parallel
-// could splice into an invalid one.
+// CountdownMaxTarget. Answer is countdownAnswer's canonical solution, not
+// the drawn tree: a problem has one answer however it was drawn, so SFT does
+// not teach a mixture of solutions that a sampler deciding tokens in
+// parallel could splice into an invalid one.
 func GenerateCountdown(rng *rand.Rand, n int) []Example {
 	const ops = "+-*/"
 	var out []Example
@@ -179,8 +183,7 @@ func GenerateCountdown(rng *rand.Rand, n int) []Example {
 		if !ok || e.val > CountdownMaxTarget {
 			continue
 		}
-		answer := solveCountdown(nums, e.val) // e itself is a solution: always found
-		out = append(out, CountdownExample(nums, e.val, answer.Worked()))
+		out = append(out, CountdownExample(nums, e.val, countdownAnswer(nums, e.val)))
 	}
 	return out
 }
@@ -235,4 +238,39 @@ func solveCountdown(nums []int, target int) *expr {
 		}
 	}
 	return nil
+}
+
+// countdownAnswer is the generator's answer: when + and - can make the
+// target, the numbers in the order given, each with its sign and padded to
+// CountdownWidth ("+ 24- 53+ 70" for 24,53,70 -> 41), so that every number
+// sits at a fixed offset from its place in the prompt and only the signs are
+// left to decide; otherwise SolveCountdown's expression with padded numbers.
+// A leading unary minus is allowed ("- 24+ 53+ 70"): d1's check counts the
+// digit runs and Python evaluates it.
+func countdownAnswer(nums []int, target int) string {
+	for mask := range 1 << len(nums) {
+		sum := 0
+		for i, n := range nums {
+			if mask&(1<<i) != 0 {
+				sum -= n
+			} else {
+				sum += n
+			}
+		}
+		if sum != target {
+			continue
+		}
+		var b strings.Builder
+		for i, n := range nums {
+			if mask&(1<<i) != 0 {
+				b.WriteByte('-')
+			} else {
+				b.WriteByte('+')
+			}
+			b.WriteString(countdownNumber(n))
+		}
+		return b.String()
+	}
+	e := solveCountdown(nums, target)
+	return e.padded()
 }

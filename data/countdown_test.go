@@ -110,6 +110,30 @@ func TestSolveCountdown(t *testing.T) {
 	}
 }
 
+func TestCountdownAnswer(t *testing.T) {
+	for _, c := range []struct {
+		nums   []int
+		target int
+		want   string
+	}{
+		{[]int{24, 53, 70}, 41, "+ 24- 53+ 70"},  // the numbers in the prompt's order
+		{[]int{43, 37, 29}, 23, "- 43+ 37+ 29"},  // a leading unary minus
+		{[]int{24, 53, 70}, 147, "+ 24+ 53+ 70"}, // all + first
+		{[]int{98, 49, 33}, 66, " 98/ 49* 33"},   // + and - cannot: SolveCountdown's expression
+		{[]int{12, 5, 3}, 6, " 12/(  5-  3)"},
+		{[]int{50, 40, 25}, 80, " 50* 40/ 25"},
+		{[]int{100, 9, 1}, 10, "100/(  9+  1)"},
+	} {
+		got := countdownAnswer(c.nums, c.target)
+		if got != c.want {
+			t.Errorf("countdownAnswer(%v, %d) = %q, want %q", c.nums, c.target, got, c.want)
+		}
+		if !(Countdown{}).Correct(CountdownExample(c.nums, c.target, ""), got) {
+			t.Errorf("countdownAnswer(%v, %d) = %q fails d1's check", c.nums, c.target, got)
+		}
+	}
+}
+
 func TestExprString(t *testing.T) {
 	n := func(v int) *expr { return &expr{val: v} }
 	mk := func(op byte, a, b *expr) *expr { return &expr{op: op, left: a, right: b} }

@@ -9,10 +9,7 @@ import (
 // countdown is d1's countdown reward: 1.0 for an equation that passes d1's
 // check (data.CountdownD1Correct: exactly the given numbers, each once, and a
 // value within 1e-5 of the target), 0.1 for an answer that is there but
-// wrong, unparsable or uses other numbers, 0 for no answer. Untagged (the
-// `countdown` reward, remask's task format) a worked answer such as
-// "24+70=94,94-53" is judged as the equation it stands for
-// (data.ExpandCountdownWorked); d1_countdown judges the tagged text as d1 does.
+// wrong, unparsable or uses other numbers, 0 for no answer.
 func countdown(c Completion, tagged bool) (float64, error) {
 	nums, ok1 := refInts(c.Ref["numbers"])
 	target, ok2 := refNumber(c.Ref["target"])
@@ -22,9 +19,6 @@ func countdown(c Completion, tagged bool) (float64, error) {
 	eq, ok := answerText(c.Text, tagged)
 	if !ok || (!tagged && eq == "") {
 		return 0, nil
-	}
-	if !tagged {
-		eq = data.ExpandCountdownWorked(eq)
 	}
 	if !data.CountdownD1Correct(eq, nums, target) {
 		return 0.1, nil

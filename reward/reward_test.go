@@ -160,21 +160,17 @@ func TestCountdown(t *testing.T) {
 	if got := score(t, "countdown", Completion{Text: "  ", Ref: ref}); got != 0 {
 		t.Errorf("empty untagged countdown: %v", got)
 	}
-	// the worked form of remask's generator: untagged only
+	// the generator's layout: padded numbers, signs, a leading unary minus
 	for text, want := range map[string]float64{
-		"100-93=7,30-7":                  1,
-		"100-93=7,30-7=23":               1,
-		"100-93=8,30-8":                  0.1, // a wrong intermediate result
-		"100-93=7,7+30":                  0.1, // 37
-		"100-93=7":                       0.1, // 30 unused
-		"<answer>100-93=7,30-7</answer>": 1,
+		"+ 30-100+ 93":   1,
+		"- 30+100- 93":   0.1, // -23
+		"+ 30-(100- 93)": 1,
+		"30- 100 +93":    1,
+		"+ 30- 10 0+ 93": 0.1, // the digit runs 10 and 0
 	} {
 		if got := score(t, "countdown", Completion{Text: text, Ref: ref}); got != want {
 			t.Errorf("countdown %q: %v, want %v", text, got, want)
 		}
-	}
-	if got := score(t, "d1_countdown", Completion{Text: "<answer>100-93=7,30-7</answer>", Ref: ref}); got != 0.1 {
-		t.Errorf("d1_countdown took a worked answer: %v, want 0.1 as d1 gives", got)
 	}
 	// division, and the 1e-5 tolerance on float results
 	cases := []struct {
