@@ -26,11 +26,27 @@ func Load(path string, overrides []string) (Config, error) {
 
 // Parse is Load from bytes; name is used in messages.
 func Parse(name string, text []byte, overrides []string) (Config, error) {
+	return parseOver(name, text, overrides, nil)
+}
+
+// LoadOver is Load with model in place of the default model section: the
+// model fields the file and the overrides leave out keep model's values.
+// A run that starts from an imported model (model.init_from) inherits its
+// family and shape this way.
+func LoadOver(path string, overrides []string, model Model) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	return parseOver(path, b, overrides, &model)
+}
+
+func parseOver(name string, text []byte, overrides []string, model *Model) (Config, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(text, &doc); err != nil {
 		return Config{}, fmt.Errorf("%s: %v", name, err)
 	}
-	return parseNode(name, &doc, overrides, true)
+	return parseNode(name, &doc, overrides, true, model)
 }
 
 // parseNode decodes a parsed YAML document. The yaml.Node pass checks keys and
@@ -39,7 +55,7 @@ func Parse(name string, text []byte, overrides []string) (Config, error) {
 //
 // checkMemory adds the memory check to the validation (Validate rather than
 // ValidateFields).
-func parseNode(name string, doc *yaml.Node, overrides []string, checkMemory bool) (Config, error) {
+func parseNode(name string, doc *yaml.Node, overrides []string, checkMemory bool, model *Model) (Config, error) {
 	w := walker{file: name, lines: map[string]int{}}
 	values := map[string]any{}
 	if len(doc.Content) > 0 {
@@ -77,6 +93,9 @@ func parseNode(name string, doc *yaml.Node, overrides []string, checkMemory bool
 		setBy[key] = o
 	}
 	cfg := Default()
+	if model != nil {
+		cfg.Model = *model
+	}
 	dec := func(dc *mapstructure.DecoderConfig) { dc.ErrorUnused = true; dc.WeaklyTypedInput = false }
 	if err := v.Unmarshal(&cfg, dec); err != nil {
 		return Config{}, fmt.Errorf("%s: %v", name, err)
@@ -438,7 +457,7 @@ func ParseStored(name string, text []byte) (Config, []string, error) {
 	// A stored config is read to rebuild or inspect its model, not to run
 	// here: it is not held to this machine's memory (a resumed run checks
 	// its own config, as every run does).
-	cfg, err := parseNode(name, &doc, nil, false)
+	cfg, err := parseNode(name, &doc, nil, false, nil)
 	return cfg, dropped, err
 }
 

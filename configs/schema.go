@@ -159,7 +159,7 @@ type Model struct {
 	FF        int     `yaml:"ff" mapstructure:"ff"`                 // SwiGLU hidden width; 0 = the preset's
 	Vocab     string  `yaml:"vocab" mapstructure:"vocab"`           // tokenizer: char (family remask) | hf (llada, dream, sdar: the tokenizer.json and chat template the imported store keeps, read from model.init_from) | the path of a tokenizer.json (tokenizer_config.json beside it)
 	MaxLen    int     `yaml:"max_len" mapstructure:"max_len"`       // longest sequence (RoPE tables)
-	InitFrom  string  `yaml:"init_from" mapstructure:"init_from"`   // RUN.db[:STEP] to start from, "" = fresh weights
+	InitFrom  string  `yaml:"init_from" mapstructure:"init_from"`   // RUN.db[:STEP] to start from, "" = fresh weights (a Hugging Face model's store: train and probe take the model fields the config leaves out from it)
 	RopeTheta float64 `yaml:"rope_theta" mapstructure:"rope_theta"` // RoPE base
 	NormEps   float64 `yaml:"norm_eps" mapstructure:"norm_eps"`     // RMSNorm epsilon
 	Attention string  `yaml:"attention" mapstructure:"attention"`   // full (bidirectional) | block_causal (BD3-LM, SDAR: a position sees its own and earlier blocks; exact KV cache)

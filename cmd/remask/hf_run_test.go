@@ -9,8 +9,8 @@ import (
 )
 
 // hfModelSection is the model section of the tiny dream_chat checkpoint
-// as `remask ckpt import --hf` writes it (ckpt show prints it): a run that
-// starts from the imported store says the same shape.
+// as `remask ckpt import --hf` writes it (ckpt show prints it). A run from
+// the store may write it out, or give model.init_from alone and inherit it.
 const hfModelSection = `model: {preset: "", family: dream, vocab: hf, init_from: %s, d: 32, layers: 2, heads: 4, ff: 64, kv_heads: 2,
   qkv_bias: true, logit_shift: true, vocab_size: 384, mask_id: 355, max_len: 512, rope_theta: 1000000, norm_eps: 1.0e-6}`
 
@@ -68,15 +68,22 @@ func TestHFImportSampleEvalTrain(t *testing.T) {
 	}
 	evalGSM(db)
 
-	// one SFT step on GSM8K through the tokenizer and chat template
+	// one SFT step on GSM8K through the tokenizer and chat template; the
+	// model section is inherited from the imported store
 	sft := write(t, dir, "sft.yaml", "run: {name: sft, dir: "+dir+", seed: 1}\n"+
-		strings.Replace(hfModelSection, "%s", db, 1)+"\n"+
+		"model: {init_from: "+db+"}\n"+
 		"data: {task: gsm8k, train: "+gsm+"}\nobjective: sft\n"+
 		"train: {steps: 1, batch: 2, ckpt_every: 1, log_every: 1}\noptim: {lr: 1.0e-3, warmup: 0}\n")
 	if code, _, stderr := runCaptured(t, "train", "-c", sft, "--no-progress", "--log-level", "error"); code != 0 {
 		t.Fatalf("sft: %s", stderr)
 	}
 	sftDB := filepath.Join(dir, "sft.db")
+	code, out, _ = runCaptured(t, "ckpt", "show", sftDB)
+	for _, want := range []string{"family: dream", "vocab: hf", "vocab_size: 384", "mask_id: 355", "kv_heads: 2", "logit_shift: true", "init_from: " + db} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("the SFT run's config lacks %q: %.3000s", want, out)
+		}
+	}
 	// the step changed every tensor
 	code, out, _ = runCaptured(t, "ckpt", "diff", db, sftDB, "--json")
 	var diff struct {

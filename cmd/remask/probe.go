@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/remask/remask/configs"
 	"github.com/remask/remask/trainer"
 )
 
@@ -37,7 +36,7 @@ algorithms and options with --set, e.g. --set algo.trace_masks=true.`,
 			if file == "" {
 				return fmt.Errorf("probe: -c FILE is required")
 			}
-			cfg, err := configs.Load(file, overrides)
+			cfg, err := loadRunConfig(file, overrides)
 			if err != nil {
 				return err
 			}

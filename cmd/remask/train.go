@@ -15,7 +15,6 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
-	"github.com/remask/remask/configs"
 	"github.com/remask/remask/trainer"
 )
 
@@ -39,7 +38,7 @@ defaults; their settings are algo.* and algo.NAME.* (docs/estimators.md).`,
 			if file == "" {
 				return fmt.Errorf("train: -c FILE is required")
 			}
-			cfg, err := configs.Load(file, overrides)
+			cfg, err := loadRunConfig(file, overrides)
 			if err != nil {
 				return err
 			}
