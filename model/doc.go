@@ -2,7 +2,10 @@
 // section 2: token embedding, n blocks of RMSNorm -> bidirectional multi-head
 // attention with RoPE -> residual, RMSNorm -> SwiGLU MLP -> residual, a final
 // RMSNorm and an untied output head. No biases, no causal mask; attention takes
-// an optional key-padding mask.
+// an optional key-padding mask. The families' variations (Config): grouped-query
+// attention, q/k/v biases, tied embeddings, Dream's logit shift, per-head q/k
+// norms, and block-causal attention (BlockSize, Layout), whose KV cache the
+// plain-Go forward keeps exact to the bit (infer_block.go).
 //
 // Two forward paths read the same float32 weights (Params):
 //
