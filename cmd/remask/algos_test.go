@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -36,5 +39,20 @@ func TestAlgosCommand(t *testing.T) {
 	}
 	if _, out, _ := runCaptured(t, "train", "--help"); !strings.Contains(out, "remask algos") {
 		t.Errorf("train --help does not point to remask algos:\n%s", out)
+	}
+}
+
+// examples/sudoku_test.csv, the held-out file the sudoku RL recipes
+// evaluate on, is what the quickstart writes to runs/sudoku_test.csv:
+// `remask data gen --task sudoku4x4 --n 500 --seed 4242`.
+func TestHeldOutSudokuFileIsTheQuickstarts(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "s.csv")
+	if code, _, errOut := runCaptured(t, "data", "gen", "--task", "sudoku4x4", "--n", "500", "--seed", "4242", "-o", out); code != 0 {
+		t.Fatal(errOut)
+	}
+	a, err1 := os.ReadFile(out)
+	b, err2 := os.ReadFile("../../examples/sudoku_test.csv")
+	if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
+		t.Fatalf("examples/sudoku_test.csv is not the generator's output (%v, %v); regenerate it with the command above", err1, err2)
 	}
 }
