@@ -117,6 +117,9 @@ func benchSample(sb sampleBench, o0 *samplingFlags) error {
 	uncached := map[string][][]int{}
 	for _, s := range strats {
 		o := base
+		// Each strategy says its cache and threshold itself: a run whose
+		// sample section caches or thresholds must not change the baseline.
+		o.Cache, o.Threshold = "none", 0
 		s.set(&o)
 		t0 := time.Now()
 		var toks [][]int
