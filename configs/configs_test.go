@@ -75,17 +75,17 @@ func TestRecipeContents(t *testing.T) {
 		c.Sample.GenLength != 16 || c.Sample.Steps != 16 {
 		t.Errorf("sudoku-sft.yaml: %+v", c)
 	}
-	for f, want := range map[string][2]string{
-		"sudoku-mdlm.yaml":    {"sudoku4x4", "mdlm"},
-		"countdown-sft.yaml":  {"countdown", "sft"},
-		"countdown-mdlm.yaml": {"countdown", "mdlm"},
-		"quickstart.yaml":     {"sudoku4x4", "sft"},
+	for f, want := range map[string][3]string{
+		"sudoku-mdlm.yaml":    {"sudoku4x4", "mdlm", "gen:20000"},
+		"countdown-sft.yaml":  {"countdown", "sft", "gen:200000"}, // fresh problems: under one pass (docs/countdown.md)
+		"countdown-mdlm.yaml": {"countdown", "mdlm", "gen:200000"},
+		"quickstart.yaml":     {"sudoku4x4", "sft", "gen:20000"},
 	} {
 		c, err := Load(f, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Data.Task != want[0] || c.Objective != want[1] || c.Data.Train != "gen:20000" || c.Sample.GenLength != 16 || c.Model.Preset != "tiny" {
+		if c.Data.Task != want[0] || c.Objective != want[1] || c.Data.Train != want[2] || c.Sample.GenLength != 16 || c.Model.Preset != "tiny" {
 			t.Errorf("%s: task %s objective %s train %s gen_length %d preset %s", f, c.Data.Task, c.Objective, c.Data.Train, c.Sample.GenLength, c.Model.Preset)
 		}
 	}
