@@ -153,7 +153,7 @@ func newBenchCmd() *cobra.Command {
 	cmd.Flags().IntVar(&n, "n", 256, "sample: number of prompts")
 	cmd.Flags().Float64Var(&thr, "bench-threshold", 0.9, "sample: the threshold of the threshold strategies")
 	cmd.Flags().StringVar(&strategies, "strategies", "", "sample: comma-separated strategies to time, e.g. low_confidence (default all, then the pool)")
-	cmd.Flags().IntVar(&sampleBatch, "sample-batch", 64, "sample: prompts per Generate call")
+	cmd.Flags().IntVar(&sampleBatch, "sample-batch", 256, "sample: prompts per Generate call (256: the PyTorch reference's batch)")
 	sf.register(cmd)
 	return cmd
 }
