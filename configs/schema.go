@@ -184,7 +184,7 @@ func defaultModel() Model {
 
 // Data says what to train and evaluate on.
 type Data struct {
-	Task   string `yaml:"task" mapstructure:"task"`       // sudoku4x4 | countdown | gsm8k | text
+	Task   string `yaml:"task" mapstructure:"task"`       // sudoku4x4 | countdown | gsm8k | math | text
 	Train  string `yaml:"train" mapstructure:"train"`     // gen:N or a file in the task's format
 	Eval   string `yaml:"eval" mapstructure:"eval"`       // gen:N or a file; "" = no periodic eval
 	EvalN  int    `yaml:"eval_n" mapstructure:"eval_n"`   // examples per periodic eval, 0 = all

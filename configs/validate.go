@@ -316,9 +316,9 @@ const maxVocab = 1 << 24
 func (c Config) validateData(p *problems) {
 	d := c.Data
 	if d.Task == "" {
-		p.bad("data.task", "required (sudoku4x4, countdown, gsm8k or text)")
+		p.bad("data.task", "required (sudoku4x4, countdown, gsm8k, math or text)")
 	} else {
-		p.oneOf("data.task", d.Task, "sudoku4x4", "countdown", "gsm8k", "text")
+		p.oneOf("data.task", d.Task, "sudoku4x4", "countdown", "gsm8k", "math", "text")
 	}
 	if d.Train == "" {
 		p.bad("data.train", "required (gen:N or a file)")

@@ -62,13 +62,18 @@ func Load(task, spec string, seed int64) ([]Example, error) {
 			return nil, fmt.Errorf("dataset %s: task gsm8k reads GSM8K JSONL ({\"question\", \"answer\": \"... #### N\"}), not %s", spec, ext)
 		}
 		return LoadGSM8KJSONL(spec)
+	case "math":
+		if ext == ".csv" || ext == ".parquet" {
+			return nil, fmt.Errorf("dataset %s: task math reads MATH JSONL ({\"problem\", \"solution\"[, \"answer\"]}), not %s", spec, ext)
+		}
+		return LoadMathJSONL(spec)
 	case "text":
 		if ext == ".csv" {
 			return nil, fmt.Errorf("dataset %s: task text reads JSONL ({\"prompt\", \"answer\"}), not CSV", spec)
 		}
 		return LoadPromptAnswerJSONL(spec)
 	}
-	return nil, fmt.Errorf("dataset %q: unknown task %q (want sudoku4x4, countdown, gsm8k or text)", spec, task)
+	return nil, fmt.Errorf("dataset %q: unknown task %q (want sudoku4x4, countdown, gsm8k, math or text)", spec, task)
 }
 
 // LoadSudokuCSV reads d1's sudoku CSV: a header with Puzzle and Solution

@@ -20,7 +20,7 @@ type Task interface {
 	Correct(ex Example, completion string) bool
 }
 
-// TaskByName returns sudoku4x4, countdown, gsm8k or text.
+// TaskByName returns sudoku4x4, countdown, gsm8k, math or text.
 func TaskByName(name string) (Task, error) {
 	switch name {
 	case "sudoku4x4":
@@ -29,10 +29,12 @@ func TaskByName(name string) (Task, error) {
 		return Countdown{}, nil
 	case "gsm8k":
 		return GSM8K{}, nil
+	case "math":
+		return MATH{}, nil
 	case "text":
 		return Text{}, nil
 	}
-	return nil, fmt.Errorf("unknown task %q (want sudoku4x4, countdown, gsm8k or text)", name)
+	return nil, fmt.Errorf("unknown task %q (want sudoku4x4, countdown, gsm8k, math or text)", name)
 }
 
 // Text is free text: a completion is correct when it equals the answer,

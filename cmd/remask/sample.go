@@ -223,7 +223,7 @@ func newEvalCmd() *cobra.Command {
 		sf                  samplingFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "eval --ckpt RUN.db[:STEP] --data FILE --task sudoku4x4|countdown|gsm8k|text",
+		Use:   "eval --ckpt RUN.db[:STEP] --data FILE --task sudoku4x4|countdown|gsm8k|math|text",
 		Short: "Accuracy of a checkpoint on a task file, as one JSON line",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -297,8 +297,8 @@ func newEvalCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&ref, "ckpt", "", "run store and optional step, RUN.db[:STEP]")
-	cmd.Flags().StringVar(&file, "data", "", "task file: d1 sudoku CSV, countdown JSONL, GSM8K JSONL or prompt/answer JSONL (or gen:N)")
-	cmd.Flags().StringVar(&taskName, "task", "", "sudoku4x4, countdown, gsm8k or text")
+	cmd.Flags().StringVar(&file, "data", "", "task file: d1 sudoku CSV, countdown JSONL, GSM8K JSONL, MATH JSONL or prompt/answer JSONL (or gen:N)")
+	cmd.Flags().StringVar(&taskName, "task", "", "sudoku4x4, countdown, gsm8k, math or text")
 	cmd.Flags().IntVar(&limit, "n", 0, "evaluate only the first N examples (0 = all)")
 	cmd.Flags().BoolVar(&crossTask, "cross-task", false, "evaluate on a task other than the one the checkpoint was trained on")
 	cmd.Flags().IntVar(&repairK, "repair", 0, "instead of sampling: corrupt each reference answer with N substitutions and report how many revision passes (--revise) restore")
