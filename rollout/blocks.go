@@ -165,6 +165,8 @@ type candidate struct {
 func commitCount(cands []candidate, o Options, sched []int, s int) int {
 	sort.SliceStable(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
 	if o.Threshold > 0 {
+		// Fast-dLLM: every proposal at or above the threshold, and at least
+		// the most confident one.
 		thr := thresholdScore(o.Threshold, o.Confidence)
 		k := 0
 		for k < len(cands) && cands[k].score >= thr {
@@ -173,7 +175,7 @@ func commitCount(cands []candidate, o Options, sched []int, s int) int {
 		return max(k, 1)
 	}
 	if s >= len(sched)-1 {
-		return len(cands)
+		return len(cands) // the last scheduled step commits what is left
 	}
 	return min(sched[s], len(cands))
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sort"
 
 	"github.com/remask/remask/model"
 )
@@ -176,13 +175,7 @@ func Generate(m Model, prompts [][]int, o Options, rngs ...*rand.Rand) (Result, 
 		kv = cm.NewCache(B, L)
 	}
 	var logits []float32
-	type cand struct {
-		pos   int
-		tok   int
-		score float64
-		row   []float32
-	}
-	cands := make([]cand, 0, block)
+	cands := make([]candidate, 0, block)
 	sm, selective := m.(SelectModel)
 	var sel []bool
 	if selective {
@@ -251,27 +244,12 @@ func Generate(m Model, prompts [][]int, o Options, rngs ...*rand.Rand) (Result, 
 					} else {
 						score = confidence(row, tok, o.Confidence)
 					}
-					cands = append(cands, cand{l, tok, score, row})
+					cands = append(cands, candidate{l, tok, score, row})
 				}
 				if len(cands) == 0 {
 					continue
 				}
-				sort.SliceStable(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
-				k := 0
-				if o.Threshold > 0 {
-					// Fast-dLLM: every proposal at or above the threshold, and
-					// at least the most confident one.
-					thr := thresholdScore(o.Threshold, o.Confidence)
-					for k < len(cands) && cands[k].score >= thr {
-						k++
-					}
-					k = max(k, 1)
-				} else {
-					k = min(sched[min(s, len(sched)-1)], len(cands))
-					if s >= len(sched)-1 {
-						k = len(cands) // the last scheduled step commits what is left
-					}
-				}
+				k := commitCount(cands, o, sched, s)
 				for _, c := range cands[:k] {
 					ids[b*L+c.pos] = c.tok
 					res.Trace[b][c.pos-P] = step
