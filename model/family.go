@@ -105,6 +105,27 @@ func (h *hfConfig) has(key string) bool {
 	return ok && v != nil
 }
 
+// ropeScalingProblems is what the Qwen-style families (dream, sdar) say of
+// rope_scaling: their published code computes plain RoPE only, so it must be
+// null or of type "default".
+func (h *hfConfig) ropeScalingProblems() []string {
+	if !h.has("rope_scaling") {
+		return nil
+	}
+	rs, ok := h.raw["rope_scaling"].(map[string]any)
+	if !ok {
+		return []string{"rope_scaling is not an object or null"}
+	}
+	kind, _ := rs["rope_type"].(string)
+	if kind == "" {
+		kind, _ = rs["type"].(string)
+	}
+	if kind != "default" {
+		return []string{fmt.Sprintf("rope_scaling of type %q (want null)", kind)}
+	}
+	return nil
+}
+
 // num reads a number; def is used when the key is absent or null, unless
 // required.
 func (h *hfConfig) num(key string, def float64, required bool) float64 {
@@ -322,17 +343,7 @@ func parseDream(h *hfConfig) (HFModel, error) {
 	if act := h.str("hidden_act", "silu"); act != "silu" {
 		bad = append(bad, fmt.Sprintf("hidden_act %s (want silu)", act))
 	}
-	if rs, ok := h.raw["rope_scaling"].(map[string]any); ok {
-		kind, _ := rs["rope_type"].(string)
-		if kind == "" {
-			kind, _ = rs["type"].(string)
-		}
-		if kind != "default" {
-			bad = append(bad, fmt.Sprintf("rope_scaling of type %q (want null)", kind))
-		}
-	} else if h.has("rope_scaling") {
-		bad = append(bad, "rope_scaling is not an object or null")
-	}
+	bad = append(bad, h.ropeScalingProblems()...)
 	if f := h.num("partial_rotary_factor", 1, false); f != 1 {
 		bad = append(bad, fmt.Sprintf("partial_rotary_factor %g (want 1)", f))
 	}
@@ -381,16 +392,7 @@ func parseSDAR(h *hfConfig) (HFModel, error) {
 	if h.bool("attention_bias", false) {
 		bad = append(bad, "attention_bias true (want false: biases on q, k, v and o)")
 	}
-	if h.has("rope_scaling") {
-		rs, _ := h.raw["rope_scaling"].(map[string]any)
-		kind, _ := rs["rope_type"].(string)
-		if kind == "" {
-			kind, _ = rs["type"].(string)
-		}
-		if kind != "default" {
-			bad = append(bad, fmt.Sprintf("rope_scaling of type %q (want null)", kind))
-		}
-	}
+	bad = append(bad, h.ropeScalingProblems()...)
 	if h.bool("use_sliding_window", false) {
 		bad = append(bad, "use_sliding_window true (want false)")
 	}
