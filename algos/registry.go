@@ -69,6 +69,10 @@ type Defaults struct {
 	Beta      float64 `json:"beta"`
 	Advantage string  `json:"advantage"`
 	LossAgg   string  `json:"loss_agg"`
+	// Clip is the published clip range of the ratio, used for algo.eps_low
+	// and algo.eps_high when they are unset; 0 for an estimator without a
+	// ratio (wd1, SPG).
+	Clip float64 `json:"clip"`
 }
 
 // FieldError is one invalid field of an algorithm's section: the key under
@@ -144,7 +148,7 @@ func Names() []string {
 }
 
 // Resolve applies the algorithm's defaults to the common settings: 0 (-1
-// for beta, "" for strings) means the published default.
+// for beta and the clip range, "" for strings) means the published default.
 func (r Registration) Resolve(c Common) Common {
 	d := r.Defaults
 	if c.Group == 0 {
@@ -161,6 +165,12 @@ func (r Registration) Resolve(c Common) Common {
 	}
 	if c.LossAgg == "" {
 		c.LossAgg = d.LossAgg
+	}
+	if c.EpsLow < 0 {
+		c.EpsLow = d.Clip
+	}
+	if c.EpsHigh < 0 {
+		c.EpsHigh = d.Clip
 	}
 	return c
 }

@@ -113,3 +113,25 @@ func TestLossAggDefaultsAndOldStores(t *testing.T) {
 		t.Fatalf("an SFT store gained loss_agg %q", c.Algo.LossAgg)
 	}
 }
+
+// An unset clip range is the estimator's published one, resolved at load so
+// the store keeps the number; a set one wins; objectives without a ratio
+// store the 0.5 they always stored.
+func TestClipRangeDefaults(t *testing.T) {
+	for obj, want := range map[string]float64{"tracerl": 0.2, "espo": 0.2, "diffu_grpo": 0.5, "unigrpo": 0.5, "coupled_grpo": 0.5, "wd1": 0, "spg": 0} {
+		c, err := Parse("x.yaml", []byte(rlMinimal+"objective: "+obj+"\n"), nil)
+		if err != nil || c.Algo.EpsLow != want || c.Algo.EpsHigh != want {
+			t.Errorf("%s: eps %g/%g (%v), want %g", obj, c.Algo.EpsLow, c.Algo.EpsHigh, err, want)
+		}
+	}
+	c, err := Parse("x.yaml", []byte(rlMinimal+"objective: tracerl\nalgo: {eps_low: 0.1}\n"), []string{"algo.eps_high=0.3"})
+	if err != nil || c.Algo.EpsLow != 0.1 || c.Algo.EpsHigh != 0.3 {
+		t.Fatalf("set clip range: %g/%g (%v)", c.Algo.EpsLow, c.Algo.EpsHigh, err)
+	}
+	if c, err := Parse("x.yaml", []byte(minimal), nil); err != nil || c.Algo.EpsLow != 0.5 {
+		t.Fatalf("sft: eps_low %g (%v)", c.Algo.EpsLow, err)
+	}
+	if _, err := Parse("x.yaml", []byte(rlMinimal+"objective: espo\nalgo: {eps_low: -0.5}\n"), nil); err == nil || !strings.Contains(err.Error(), "algo.eps_low") {
+		t.Fatalf("eps_low -0.5: %v", err)
+	}
+}

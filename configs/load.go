@@ -108,8 +108,22 @@ func parseNode(name string, doc *yaml.Node, overrides []string, checkMemory bool
 	}
 	// the aggregation is resolved here, so that a run store keeps what the
 	// run used even if the algorithm's default changes later
-	if r, ok := algos.Lookup(cfg.Objective); ok && cfg.Algo.LossAgg == "" {
+	// and so is the clip range (-1: the estimator's published one; objectives
+	// without a ratio store the 0.5 every run stored before it was per
+	// estimator)
+	r, isRL := algos.Lookup(cfg.Objective)
+	if isRL && cfg.Algo.LossAgg == "" {
 		cfg.Algo.LossAgg = r.Defaults.LossAgg
+	}
+	clip := 0.5
+	if isRL {
+		clip = r.Defaults.Clip
+	}
+	if cfg.Algo.EpsLow == -1 {
+		cfg.Algo.EpsLow = clip
+	}
+	if cfg.Algo.EpsHigh == -1 {
+		cfg.Algo.EpsHigh = clip
 	}
 	validate := cfg.ValidateFields
 	if checkMemory {

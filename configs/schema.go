@@ -124,8 +124,8 @@ func (r RewardSpec) Label() string {
 type Algo struct {
 	Mu              int      `yaml:"mu" mapstructure:"mu"`                               // inner updates per rollout batch, 0 = the algorithm's default (remask algos)
 	Beta            float64  `yaml:"beta" mapstructure:"beta"`                           // KL weight, -1 = the algorithm's default (remask algos)
-	EpsLow          float64  `yaml:"eps_low" mapstructure:"eps_low"`                     // clip below 1 - eps_low
-	EpsHigh         float64  `yaml:"eps_high" mapstructure:"eps_high"`                   // clip above 1 + eps_high
+	EpsLow          float64  `yaml:"eps_low" mapstructure:"eps_low"`                     // clip below 1 - eps_low; -1 = the estimator's published range (remask algos)
+	EpsHigh         float64  `yaml:"eps_high" mapstructure:"eps_high"`                   // clip above 1 + eps_high; -1 = the estimator's published range
 	Advantage       string   `yaml:"advantage" mapstructure:"advantage"`                 // mean | group_norm | loo | zscore, "" = the algorithm's default (remask algos)
 	LossAgg         string   `yaml:"loss_agg" mapstructure:"loss_agg"`                   // token (sum over the batch's counted tokens / their number; d1, DiffuCoder) | sequence (mean per completion, then over completions) | "" = the algorithm's published choice
 	DropZeroSignal  bool     `yaml:"drop_zero_signal" mapstructure:"drop_zero_signal"`   // drop groups whose rewards are all equal (DAPO dynamic sampling)
@@ -138,7 +138,7 @@ type Algo struct {
 }
 
 func defaultAlgo() Algo {
-	return Algo{MaxRefills: 4, ZeroSignalSteps: 5, Beta: -1, EpsLow: 0.5, EpsHigh: 0.5, RefSyncAlpha: 0.6, Sections: defaultSections()}
+	return Algo{MaxRefills: 4, ZeroSignalSteps: 5, Beta: -1, EpsLow: -1, EpsHigh: -1, RefSyncAlpha: 0.6, Sections: defaultSections()}
 }
 
 // Run names the run and its randomness.

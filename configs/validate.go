@@ -536,8 +536,12 @@ func (c Config) validateAlgo(p *problems) {
 	if !(a.Beta >= 0 || a.Beta == -1) || math.IsInf(a.Beta, 0) {
 		p.bad("algo.beta", "%g must be >= 0 (or -1 for the algorithm's default)", a.Beta)
 	}
-	p.inRange("algo.eps_low", a.EpsLow, 0, 1, false, true)
-	p.nonNegative("algo.eps_high", a.EpsHigh)
+	if a.EpsLow != -1 { // -1: the estimator's published clip range
+		p.inRange("algo.eps_low", a.EpsLow, 0, 1, false, true)
+	}
+	if a.EpsHigh != -1 {
+		p.nonNegative("algo.eps_high", a.EpsHigh)
+	}
 	if a.Advantage != "" {
 		p.oneOf("algo.advantage", a.Advantage, algos.AdvantageModes...)
 	}

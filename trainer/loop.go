@@ -80,6 +80,7 @@ func (l *runLoop) evaluate(step int, metrics map[string]float64) error {
 		return fmt.Errorf("eval at step %d: %w", step, err)
 	}
 	metrics["eval_acc"] = acc
+	metrics["eval_n"] = float64(len(l.evalEx)) // for standard errors (ckpt compare)
 	l.sum.EvalAcc = acc
 	l.log.Info().Int("step", step).Float64("eval_acc", acc).Int("n", len(l.evalEx)).Msg("eval")
 	return l.st.AddSamples(step, samples)

@@ -125,3 +125,54 @@ func TestTrainerGraphCacheIsBounded(t *testing.T) {
 		t.Fatal("a recently used graph was dropped")
 	}
 }
+
+// A step whose gradient is exactly zero leaves the weights and AdamW's
+// state alone (AdamW would move them on its moments and weight decay);
+// the next step with a gradient updates as usual.
+func TestZeroGradientSkipsTheOptimizerStep(t *testing.T) {
+	p, err := model.New(model.Config{Vocab: 12, D: 8, Layers: 1, Heads: 2, FF: 8, MaxLen: 16, RopeTheta: 10000, NormEps: 1e-5}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := NewAdamW(p, 0.9, 0.999, 1e-8, 0.1)
+	tr := NewTrainer(p, opt, Schedule{Kind: "constant", Peak: 1e-2}, 0)
+	defer tr.Close()
+	ids := []int{1, 2, 3, 4}
+	targets := []int{5, 6, 7, 8}
+	batch := func(scale float64) model.Batch {
+		return model.Batch{IDs: ids, Targets: targets, Loss: func(lp []float64) (float64, []float64, error) {
+			g := make([]float64, len(lp))
+			loss := 0.0
+			for i := range lp {
+				g[i] = -scale
+				loss -= scale * lp[i]
+			}
+			return loss, g, nil
+		}}
+	}
+	before := p.Clone()
+	st, err := tr.Update(1, 1, 4, batch(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Skipped || st.GradNorm != 0 {
+		t.Fatalf("zero gradient: %+v, want Skipped with norm 0", st)
+	}
+	if opt.Step != 0 {
+		t.Fatalf("AdamW stepped %d times on a zero gradient", opt.Step)
+	}
+	for i, x := range p.Tensors {
+		for j := range x.Data {
+			if x.Data[j] != before.Tensors[i].Data[j] {
+				t.Fatalf("tensor %s changed on a zero gradient", x.Name)
+			}
+		}
+	}
+	st, err = tr.Update(2, 1, 4, batch(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Skipped || st.GradNorm == 0 || opt.Step != 1 {
+		t.Fatalf("non-zero gradient: %+v, AdamW step %d", st, opt.Step)
+	}
+}

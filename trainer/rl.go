@@ -347,6 +347,7 @@ func (b *Batch) learnable(drop bool, minSignal int) ([]algos.Sample, []float64, 
 // group at all had signal for `patience` steps in a row.
 type signalWatch struct {
 	patience int
+	dynamic  bool // dynamic sampling is on: it already rolls further prompts
 	warned   bool
 	streak   int
 }
@@ -355,8 +356,12 @@ func (w *signalWatch) observe(log zerolog.Logger, step int, b *Batch, rewardMean
 	frac := b.ZeroSignalFrac()
 	if frac > 0.5 && !w.warned {
 		w.warned = true
+		advice := "consider algo.drop_zero_signal with algo.min_signal_groups, a larger rollout.group, a higher rollout.temperature or a shaped reward"
+		if w.dynamic {
+			advice = "dynamic sampling rolls further prompts to make up for them, which costs rollout time; a larger rollout.group, a higher rollout.temperature or a shaped reward would waste fewer"
+		}
 		log.Warn().Int("step", step).Float64("zero_signal_frac", frac).Float64("reward", rewardMean).
-			Msg("most groups have no reward signal (all completions of a prompt score the same): they teach nothing; consider algo.drop_zero_signal with algo.min_signal_groups, a larger rollout.group, a higher rollout.temperature or a shaped reward")
+			Msg("most groups have no reward signal (all completions of a prompt score the same): they teach nothing; " + advice)
 	}
 	if b.SignalGroups() > 0 {
 		w.streak = 0
@@ -412,6 +417,7 @@ func (u *updater) update(b *Batch, m map[string]float64, last StepStats) (StepSt
 		}
 	}
 	var stats algos.Stats
+	skipped := 0
 	for k := 0; k < mu; k++ {
 		u.opt.at("update", step)
 		in := inputs[k]
@@ -429,6 +435,9 @@ func (u *updater) update(b *Batch, m map[string]float64, last StepStats) (StepSt
 		if last, err = u.tr.Update(step, in.B, in.L, batch); err != nil {
 			return last, fmt.Errorf("step %d iteration %d: %w", step, k, err)
 		}
+		if last.Skipped {
+			skipped++
+		}
 		if u.opt.DumpBatch != "" {
 			if err := writeDump(u.opt.DumpBatch, newDump(u.cfg, u.rs, b, samples, rewards, k, lb, last.Loss)); err != nil {
 				return last, err
@@ -436,6 +445,7 @@ func (u *updater) update(b *Batch, m map[string]float64, last StepStats) (StepSt
 		}
 	}
 	m["loss"] = last.Loss
+	m["skipped_updates"] = float64(skipped)
 	m["grad_norm"] = last.GradNorm
 	m["kl"] = stats.KL
 	m["clip_frac"] = stats.ClipFrac
@@ -498,7 +508,7 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 	}
 	col := &collector{tok: tok, exs: trainEx, prompts: prompts, comps: comps, pool: pool, rs: rs}
 	upd := &updater{cfg: cfg, rs: rs, tr: l.tr, refInf: model.NewInference(ref), opt: opt}
-	watch := &signalWatch{patience: max(cfg.Algo.ZeroSignalSteps, 1)}
+	watch := &signalWatch{patience: max(cfg.Algo.ZeroSignalSteps, 1), dynamic: cfg.Algo.DropZeroSignal && rs.minSignal > 0}
 
 	c := rs.common
 	log.Info().Str("store", run.path).Str("algorithm", rs.name).Int("group", c.Group).Int("mu", c.Mu).

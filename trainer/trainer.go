@@ -36,6 +36,12 @@ type StepStats struct {
 	Loss     float64
 	GradNorm float64 // before clipping
 	LR       float64
+	// Skipped: the gradient was exactly zero (e.g. TraceRL's group filter
+	// or dynamic sampling kept no sample with a non-zero advantage), so the
+	// optimizer did not step. AdamW would otherwise still move every weight
+	// on its moments and weight decay with nothing learned, as dLLM-RL
+	// avoids by skipping such a step.
+	Skipped bool
 }
 
 // Graph returns the training graph for B sequences of L tokens, building it
@@ -86,6 +92,9 @@ func (t *Trainer) Update(step, B, L int, b model.Batch) (StepStats, error) {
 	lr, err := t.Sched.LR(step)
 	if err != nil {
 		return StepStats{}, err
+	}
+	if norm == 0 {
+		return StepStats{Loss: loss, LR: lr, Skipped: true}, nil
 	}
 	if err := t.Opt.Update(t.Params, grads, lr); err != nil {
 		return StepStats{}, err

@@ -31,7 +31,7 @@ func init() {
 		Name: "coupled_grpo",
 		Doc:  "DiffuCoder's coupled-GRPO: complementary mask pairs plus a fully masked pass, clipped ratio",
 		// DiffuCoder's recipe; its trainer (TRL's GRPO loss) averages per token over the batch
-		Defaults: algos.Defaults{Group: 10, Mu: 2, Beta: 0.01, Advantage: "loo", LossAgg: "token"},
+		Defaults: algos.Defaults{Group: 10, Mu: 2, Beta: 0.01, Advantage: "loo", LossAgg: "token", Clip: 0.5},
 		Section:  func() algos.Section { return &Config{TMin: 0.2, TMax: 0.8} },
 		Flat:     map[string]string{"t_min": "t_min", "t_max": "t_max"},
 		New: func(sec algos.Section, c algos.Common) (algos.Algorithm, error) {

@@ -30,7 +30,7 @@ func init() {
 		Name: "diffu_grpo",
 		Doc:  "d1's diffu-GRPO: one-step estimate, completion fully masked, prompt masked at random, clipped ratio",
 		// d1's recipe; its trainer (TRL's GRPO loss) averages per token over the batch
-		Defaults: algos.Defaults{Group: 6, Mu: 8, Beta: 0.04, Advantage: "mean", LossAgg: "token"},
+		Defaults: algos.Defaults{Group: 6, Mu: 8, Beta: 0.04, Advantage: "mean", LossAgg: "token", Clip: 0.5},
 		Section:  func() algos.Section { return &Config{PMaskPrompt: 0.15} },
 		Flat:     map[string]string{"p_mask_prompt": "p_mask_prompt"},
 		New: func(sec algos.Section, c algos.Common) (algos.Algorithm, error) {

@@ -80,7 +80,7 @@ func init() {
 		// ESPO's sudoku recipe: 6 completions, 8 inner iterations, beta 1e-2,
 		// leave-one-out advantages; its loss averages the sequence terms over
 		// completions
-		Defaults: algos.Defaults{Group: 6, Mu: 8, Beta: 0.01, Advantage: "loo", LossAgg: "sequence"},
+		Defaults: algos.Defaults{Group: 6, Mu: 8, Beta: 0.01, Advantage: "loo", LossAgg: "sequence", Clip: 0.2},
 		Section:  func() algos.Section { return &Config{NumMC: 2, ReduceVar: true} },
 		New: func(sec algos.Section, c algos.Common) (algos.Algorithm, error) {
 			s := sec.(*Config)

@@ -101,7 +101,7 @@ func init() {
 		// state row and the rows averaged. Its updates are one pass over the
 		// state rows with an optimizer step every 256 rows, a count that
 		// follows the batch; mu 4 is remask's choice.
-		Defaults: algos.Defaults{Group: 8, Mu: 4, Beta: 0.01, Advantage: "zscore", LossAgg: "sequence"},
+		Defaults: algos.Defaults{Group: 8, Mu: 4, Beta: 0.01, Advantage: "zscore", LossAgg: "sequence", Clip: 0.2},
 		Section:  func() algos.Section { return &Config{Shrink: 8, PostNum: 0, KeepLow: 0.2, KeepHigh: 0.8} },
 		New: func(sec algos.Section, c algos.Common) (algos.Algorithm, error) {
 			return Algorithm{Config: *sec.(*Config), Tok: c.Tok, Mu: c.Mu,

@@ -31,7 +31,7 @@ func init() {
 		Name: "unigrpo",
 		Doc:  "MMaDA's UniGRPO: a structured masking ratio across the mu iterations, estimate on masked tokens, clipped ratio",
 		// MMaDA's objective is the GRPO paper's: per completion, then over completions
-		Defaults: algos.Defaults{Group: 6, Mu: 4, Beta: 0.04, Advantage: "group_norm", LossAgg: "sequence"},
+		Defaults: algos.Defaults{Group: 6, Mu: 4, Beta: 0.04, Advantage: "group_norm", LossAgg: "sequence", Clip: 0.5},
 		Section:  func() algos.Section { return &Config{T: 1000} },
 		Flat:     map[string]string{"t": "t", "trace_masks": "trace_masks"},
 		New: func(sec algos.Section, c algos.Common) (algos.Algorithm, error) {

@@ -68,7 +68,11 @@ defaults. docs/estimators.md describes them and how to add one.`,
 			for _, a := range infos {
 				d := a.Defaults
 				fmt.Fprintf(w, "%s\t%s\n", a.Name, a.Doc)
-				fmt.Fprintf(w, "\tdefaults: group %d, mu %d, beta %g, advantage %s, loss_agg %s\n", d.Group, d.Mu, d.Beta, d.Advantage, d.LossAgg)
+				clip := "none (no ratio)"
+				if d.Clip > 0 {
+					clip = fmt.Sprintf("%g", d.Clip)
+				}
+				fmt.Fprintf(w, "\tdefaults: group %d, mu %d, beta %g, clip %s, advantage %s, loss_agg %s\n", d.Group, d.Mu, d.Beta, clip, d.Advantage, d.LossAgg)
 				if len(a.Section) > 0 {
 					fmt.Fprintf(w, "\talgo.%s: %s\n", a.Name, sectionText(a.Name))
 				}

@@ -510,7 +510,7 @@ dream, the distribution of token i+1; remask's samplers shift it). With
 		},
 	}
 
-	cmd.AddCommand(compact, ls, show, diff, metricsCmd, newCkptPlotCmd(), samples, export, importCmd, logits)
+	cmd.AddCommand(compact, ls, show, diff, metricsCmd, newCkptPlotCmd(), newCkptCompareCmd(&asJSON), samples, export, importCmd, logits)
 	return cmd
 }
 
