@@ -359,7 +359,7 @@ func (f *Inference) forwardChunk(par int, ids []int, B, L int, valid []bool, lo,
 	for i := 0; i < c.Layers; i++ {
 		if i > 0 || !f.tokenQKV(par) {
 			rmsNormForward(par, f.x, w(layerName(i, nameAttnNrm)), d, c.NormEps, f.h)
-			gemm(par, false, false, rows, wq, d, 1, f.h, d, w(layerName(i, nameQKV)), wq, 0, f.qkv, wq)
+			matmul(par, rows, wq, d, f.h, w(layerName(i, nameQKV)), f.qkv, false)
 			if c.QKVBias {
 				addBias(f.qkv, w(layerName(i, nameQKVBias)), f.qkv)
 			}
@@ -392,11 +392,11 @@ func (f *Inference) forwardChunk(par int, ids []int, B, L int, valid []bool, lo,
 		}
 		h, att, gu, s := f.h[:rows*d], f.att[:rows*dq], f.gu[:rows*2*c.FF], f.s[:rows*c.FF]
 		attnRows(par, B, qOff, L, c.Heads, c.kvHeads(), dh, valid, q, K, V, f.probs, att)
-		gemm(par, false, false, rows, d, dq, 1, att, dq, w(layerName(i, nameWO)), d, 1, x, d) // x += att @ Wo
+		matmul(par, rows, d, dq, att, w(layerName(i, nameWO)), x, true) // x += att @ Wo
 		rmsNormForward(par, x, w(layerName(i, nameMLPNrm)), d, c.NormEps, h)
-		gemm(par, false, false, rows, 2*c.FF, d, 1, h, d, w(layerName(i, nameGateUp)), 2*c.FF, 0, gu, 2*c.FF)
+		matmul(par, rows, 2*c.FF, d, h, w(layerName(i, nameGateUp)), gu, false)
 		swiGLUForward(par, gu, c.FF, s)
-		gemm(par, false, false, rows, d, c.FF, 1, s, c.FF, w(layerName(i, nameDown)), d, 1, x, d) // x += s @ Wdown
+		matmul(par, rows, d, c.FF, s, w(layerName(i, nameDown)), x, true) // x += s @ Wdown
 	}
 	f.qOff = qOff
 	h := f.h[:rows*d]
@@ -407,7 +407,7 @@ func (f *Inference) forwardChunk(par int, ids []int, B, L int, valid []bool, lo,
 	if c.TiedEmbed { // logits = h @ embedding^T
 		gemm(par, false, true, rows, c.Vocab, d, 1, h, d, w(nameEmbed), d, 0, out, c.Vocab)
 	} else {
-		gemm(par, false, false, rows, c.Vocab, d, 1, h, d, w(nameHead), c.Vocab, 0, out, c.Vocab)
+		matmul(par, rows, c.Vocab, d, h, w(nameHead), out, false)
 	}
 }
 
@@ -444,7 +444,7 @@ func (f *Inference) tokenQKV(par int) bool {
 	f.tx, f.th, f.tq = grow(f.tx, u*d), grow(f.th, u*d), grow(f.tq, u*wq)
 	embedForward(f.p.Get(nameEmbed).Data, f.uniq, d, f.tx)
 	rmsNormForward(par, f.tx, f.p.Get(layerName(0, nameAttnNrm)).Data, d, c.NormEps, f.th)
-	gemm(par, false, false, u, wq, d, 1, f.th, d, f.p.Get(layerName(0, nameQKV)).Data, wq, 0, f.tq, wq)
+	matmul(par, u, wq, d, f.th, f.p.Get(layerName(0, nameQKV)).Data, f.tq, false)
 	if c.QKVBias {
 		addBias(f.tq, f.p.Get(layerName(0, nameQKVBias)).Data, f.tq)
 	}

@@ -57,6 +57,10 @@ func (f *Inference) forwardBlocks(ids []int, B, L int, valid []bool, lo, hi int,
 			if transB {
 				ldb = k
 			}
+			if !transB {
+				matmul(par, r1-r0, m, k, a[r0*k:r1*k], wt, y[r0*m:r1*m], beta != 0)
+				continue
+			}
 			gemm(par, false, transB, r1-r0, m, k, 1, a[r0*k:], k, wt, ldb, beta, y[r0*m:], m)
 		}
 	}

@@ -1,0 +1,99 @@
+package model
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestMatmulAgainstFloat64 checks matmul (the AVX-512 kernels where the CPU
+// has them) against the product summed in float64, over shapes with tail
+// rows, k = 0 and 1, both with and without accumulation into c.
+func TestMatmulAgainstFloat64(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, s := range []struct{ m, n, k int }{
+		{1, 64, 1}, {5, 64, 3}, {6, 64, 128}, {7, 128, 128}, {13, 384, 128}, {512, 768, 128}, {100, 128, 384}, {3, 64, 0}, {9, 96, 17},
+	} {
+		a, b, c0 := randF32(rng, s.m*s.k), randF32(rng, s.k*s.n), randF32(rng, s.m*s.n)
+		for _, add := range []bool{false, true} {
+			for _, par := range []int{1, 2} {
+				c := append([]float32(nil), c0...)
+				matmul(par, s.m, s.n, s.k, a, b, c, add)
+				for i := 0; i < s.m; i++ {
+					for j := 0; j < s.n; j++ {
+						var want, mag float64
+						if add {
+							want, mag = float64(c0[i*s.n+j]), math.Abs(float64(c0[i*s.n+j]))
+						}
+						for l := 0; l < s.k; l++ {
+							p := float64(a[i*s.k+l]) * float64(b[l*s.n+j])
+							want += p
+							mag += math.Abs(p)
+						}
+						got := float64(c[i*s.n+j])
+						// float32 accumulation: a few ulps of the terms' magnitude per term
+						if tol := 1e-6 * mag * float64(s.k+2); math.Abs(got-want) > tol {
+							t.Fatalf("%dx%dx%d add=%v par=%d: c[%d,%d] = %g, want %g (tol %g)", s.m, s.n, s.k, add, par, i, j, got, want, tol)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestMatmulRowsIndependentOfBatch: a row of the product has the same bits
+// whether it is computed alone, in a six-row tile or as a tail row.
+func TestMatmulRowsIndependentOfBatch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	const m, n, k = 23, 192, 130
+	a, b := randF32(rng, m*k), randF32(rng, k*n)
+	all := make([]float32, m*n)
+	matmul(1, m, n, k, a, b, all, false)
+	one := make([]float32, n)
+	for i := 0; i < m; i++ {
+		matmul(1, 1, n, k, a[i*k:(i+1)*k], b, one, false)
+		for j := range one {
+			if math.Float32bits(one[j]) != math.Float32bits(all[i*n+j]) {
+				t.Fatalf("row %d col %d: alone %g, in the batch %g", i, j, one[j], all[i*n+j])
+			}
+		}
+	}
+}
+
+func randF32(rng *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(rng.NormFloat64())
+	}
+	return s
+}
+
+// BenchmarkMatmul times the forward's products (rows x n x k) on one core,
+// the own kernels against BLAS.
+func BenchmarkMatmul(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, s := range []struct{ m, n, k int }{{512, 384, 128}, {512, 768, 128}, {512, 128, 384}, {512, 1536, 256}, {512, 256, 768}} {
+		x, w, c := randF32(rng, s.m*s.k), randF32(rng, s.k*s.n), make([]float32, s.m*s.n)
+		for _, own := range []bool{true, false} {
+			name := "blas"
+			if own {
+				name = "own"
+			}
+			b.Run(fmt.Sprintf("%s/%dx%dx%d", name, s.m, s.n, s.k), func(b *testing.B) {
+				if own && !useAVX512 {
+					b.Skip("no AVX-512")
+				}
+				for i := 0; i < b.N; i++ {
+					if own {
+						matmul(1, s.m, s.n, s.k, x, w, c, false)
+					} else {
+						gemm(1, false, false, s.m, s.n, s.k, 1, x, s.k, w, s.n, 0, c, s.n)
+					}
+				}
+				b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
