@@ -30,7 +30,8 @@ type Inference struct {
 	slot                   []int32   // tokenQKV: each token's row in tq, -1 when none
 	uniq                   []int
 	tx, th, tq             []float32
-	noTokenQKV             bool // tests: always the full first-layer product
+	kt, sc                 []float32 // attnRowsF32: transposed keys, scores
+	noTokenQKV             bool      // tests: always the full first-layer product
 
 	// workers run the chunks of a batch in parallel, each single-threaded
 	// on its own scratch; view is a worker's window on the caller's cache.
@@ -342,7 +343,6 @@ func (f *Inference) forwardChunk(par int, ids []int, B, L int, valid []bool, lo,
 	f.x, f.h = grow(f.x, rows*d), grow(f.h, rows*d)
 	f.qkv, f.qr, f.att = grow(f.qkv, rows*wq), grow(f.qr, rows*dq), grow(f.att, rows*dq)
 	f.gu, f.s = grow(f.gu, rows*2*c.FF), grow(f.s, rows*c.FF)
-	f.probs = grow(f.probs, B*c.Heads*n*L)
 	f.sub = f.sub[:0]
 	for b := 0; b < B; b++ {
 		f.sub = append(f.sub, ids[b*L+lo:b*L+hi]...)
@@ -391,7 +391,7 @@ func (f *Inference) forwardChunk(par int, ids []int, B, L int, valid []bool, lo,
 			x, q, rows, qOff = f.selectRows(B, L, lo, n, sel, d, dq)
 		}
 		h, att, gu, s := f.h[:rows*d], f.att[:rows*dq], f.gu[:rows*2*c.FF], f.s[:rows*c.FF]
-		attnRows(par, B, qOff, L, c.Heads, c.kvHeads(), dh, valid, q, K, V, f.probs, att)
+		f.attnRowsF32(par, B, qOff, L, c.Heads, c.kvHeads(), dh, valid, q, K, V, att)
 		matmul(par, rows, d, dq, att, w(layerName(i, nameWO)), x, true) // x += att @ Wo
 		rmsNormForward(par, x, w(layerName(i, nameMLPNrm)), d, c.NormEps, h)
 		matmul(par, rows, 2*c.FF, d, h, w(layerName(i, nameGateUp)), gu, false)

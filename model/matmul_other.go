@@ -6,6 +6,6 @@ package model
 
 const useAVX512 = false
 
-func matmulKernel(lo, hi, n, k int, a, b, c []float32, add bool) {
+func matmulKernel(lo, hi, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, add bool) {
 	panic("model: matmulKernel without AVX-512")
 }

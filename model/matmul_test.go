@@ -14,6 +14,7 @@ func TestMatmulAgainstFloat64(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, s := range []struct{ m, n, k int }{
 		{1, 64, 1}, {5, 64, 3}, {6, 64, 128}, {7, 128, 128}, {13, 384, 128}, {512, 768, 128}, {100, 128, 384}, {3, 64, 0}, {9, 96, 17},
+		{8, 16, 32}, {13, 32, 34}, {7, 48, 32}, {6, 112, 5}, {11, 20, 9},
 	} {
 		a, b, c0 := randF32(rng, s.m*s.k), randF32(rng, s.k*s.n), randF32(rng, s.m*s.n)
 		for _, add := range []bool{false, true} {
@@ -57,6 +58,45 @@ func TestMatmulRowsIndependentOfBatch(t *testing.T) {
 		for j := range one {
 			if math.Float32bits(one[j]) != math.Float32bits(all[i*n+j]) {
 				t.Fatalf("row %d col %d: alone %g, in the batch %g", i, j, one[j], all[i*n+j])
+			}
+		}
+	}
+}
+
+// TestMatmulStrided: products of sub-matrices (rows further apart than
+// their width), as attention's per-head products read them; the elements
+// between the rows of c stay untouched.
+func TestMatmulStrided(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, s := range []struct{ m, n, k, lda, ldb, ldc int }{
+		{34, 48, 32, 128, 48, 48}, {34, 32, 34, 48, 96, 128}, {9, 64, 7, 9, 200, 70}, {1, 16, 3, 5, 16, 16},
+	} {
+		a, b, c0 := randF32(rng, s.m*s.lda), randF32(rng, s.k*s.ldb), randF32(rng, s.m*s.ldc)
+		for _, add := range []bool{false, true} {
+			c := append([]float32(nil), c0...)
+			matmulStrided(1, s.m, s.n, s.k, a, s.lda, b, s.ldb, c, s.ldc, add)
+			for i := 0; i < s.m; i++ {
+				for j := 0; j < s.ldc; j++ {
+					got := float64(c[i*s.ldc+j])
+					if j >= s.n {
+						if c[i*s.ldc+j] != c0[i*s.ldc+j] {
+							t.Fatalf("%+v: c[%d,%d] outside the product changed", s, i, j)
+						}
+						continue
+					}
+					var want, mag float64
+					if add {
+						want, mag = float64(c0[i*s.ldc+j]), math.Abs(float64(c0[i*s.ldc+j]))
+					}
+					for l := 0; l < s.k; l++ {
+						p := float64(a[i*s.lda+l]) * float64(b[l*s.ldb+j])
+						want += p
+						mag += math.Abs(p)
+					}
+					if tol := 1e-6 * mag * float64(s.k+2); math.Abs(got-want) > tol {
+						t.Fatalf("%+v add=%v: c[%d,%d] = %g, want %g", s, add, i, j, got, want)
+					}
+				}
 			}
 		}
 	}
