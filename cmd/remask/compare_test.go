@@ -77,3 +77,19 @@ func TestCompareRuns(t *testing.T) {
 		t.Fatalf("--n 100: %+v %v", r, err)
 	}
 }
+
+// --x minutes places a row at the rollout and update time summed up to it.
+func TestPlotPointsByMinutes(t *testing.T) {
+	rows := []checkpoint.MetricsRow{
+		{Step: 0, Values: map[string]float64{"eval_acc": 0.4}},
+		{Step: 1, Values: map[string]float64{"rollout_s": 30, "update_s": 30}},
+		{Step: 2, Values: map[string]float64{"rollout_s": 90, "update_s": 0, "eval_acc": 0.5}},
+	}
+	got := panelPoints(rows, "eval_acc", "minutes")
+	if len(got) != 2 || got[0].X != 0 || got[1].X != 2.5 || got[1].Y != 0.5 {
+		t.Fatalf("minutes: %v", got)
+	}
+	if got := panelPoints(rows, "eval_acc", "step"); len(got) != 2 || got[1].X != 2 {
+		t.Fatalf("steps: %v", got)
+	}
+}

@@ -29,7 +29,7 @@ type plotRun struct {
 // runs, each panel has one line per run.
 func newCkptPlotCmd() *cobra.Command {
 	var keys []string
-	var out string
+	var out, xAxis string
 	cmd := &cobra.Command{
 		Use:   "plot RUN.db [RUN.db]... --keys loss,eval_acc -o out.png",
 		Short: "Plot metrics to a PNG, one panel per key, one line per run",
@@ -37,6 +37,9 @@ func newCkptPlotCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return fmt.Errorf("plot: -o FILE.png is required")
+			}
+			if xAxis != "step" && xAxis != "minutes" {
+				return fmt.Errorf("plot: --x %q: want step or minutes", xAxis)
 			}
 			runs := make([]plotRun, len(args))
 			for i, a := range args {
@@ -52,7 +55,7 @@ func newCkptPlotCmd() *cobra.Command {
 			}
 			var plots [][]*plot.Plot
 			for _, k := range keys {
-				p, err := metricPanel(k, runs)
+				p, err := metricPanel(k, runs, xAxis)
 				if err != nil {
 					return err
 				}
@@ -67,6 +70,7 @@ func newCkptPlotCmd() *cobra.Command {
 	}
 	cmd.Flags().StringSliceVar(&keys, "keys", nil, "metrics to plot, one panel each (default loss)")
 	cmd.Flags().StringVarP(&out, "out", "o", "", "PNG file to write")
+	cmd.Flags().StringVar(&xAxis, "x", "step", "x axis: step, or minutes (training time so far: rollout_s + update_s), to compare runs at equal compute")
 	return cmd
 }
 
@@ -111,19 +115,21 @@ func uniqueNames(runs []plotRun) {
 }
 
 // metricPanel is one key's panel: a line per run that logged it.
-func metricPanel(key string, runs []plotRun) (*plot.Plot, error) {
+//
+// xAxis "minutes" puts each row at the run's training time so far (rollout_s
+// plus update_s summed up to its step) instead of its step, so runs whose
+// steps cost differently compare at equal compute.
+func metricPanel(key string, runs []plotRun, xAxis string) (*plot.Plot, error) {
 	p := plot.New()
 	p.X.Label.Text = "step"
+	if xAxis == "minutes" {
+		p.X.Label.Text = "training minutes (rollout + update)"
+	}
 	p.Y.Label.Text = key
 	p.Add(plotter.NewGrid())
 	drawn := 0
 	for i, r := range runs {
-		var pts plotter.XYs
-		for _, row := range r.rows {
-			if v, ok := row.Values[key]; ok {
-				pts = append(pts, plotter.XY{X: float64(row.Step), Y: v})
-			}
-		}
+		pts := panelPoints(r.rows, key, xAxis)
 		if len(pts) == 0 {
 			continue
 		}
@@ -196,4 +202,22 @@ func writePlots(out, title string, names []string, plots [][]*plot.Plot) error {
 		return fmt.Errorf("plot: write %s: %w", out, err)
 	}
 	return f.Close()
+}
+
+// panelPoints is one run's line in a key's panel: (step or training minutes
+// so far, value) at every row that logged the key.
+func panelPoints(rows []checkpoint.MetricsRow, key, xAxis string) plotter.XYs {
+	var pts plotter.XYs
+	minutes := 0.0
+	for _, row := range rows {
+		minutes += (row.Values["rollout_s"] + row.Values["update_s"]) / 60
+		x := float64(row.Step)
+		if xAxis == "minutes" {
+			x = minutes
+		}
+		if v, ok := row.Values[key]; ok {
+			pts = append(pts, plotter.XY{X: x, Y: v})
+		}
+	}
+	return pts
 }
