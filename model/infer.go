@@ -255,9 +255,9 @@ func (f *Inference) forwardRange(ids []int, B, L int, valid []bool, lo, hi int, 
 	n := hi - lo
 	if c.BlockSize > 0 { // its own block-major order keeps the cache exact
 		if sel == nil {
-			return f.forwardBlocks(ids, B, L, valid, lo, hi, cache, out)
+			return f.forwardBlocks(ids, B, L, valid, lo, hi, cache, nil, out)
 		}
-		all, err := f.forwardBlocks(ids, B, L, valid, lo, hi, cache, f.blockAll)
+		all, err := f.forwardBlocks(ids, B, L, valid, lo, hi, cache, nil, f.blockAll)
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"math"
 )
 
@@ -21,7 +22,12 @@ import (
 //
 // The buffers are laid out block-major: row r belongs to sequence
 // rowSeq[r] at position rowPos[r].
-func (f *Inference) forwardBlocks(ids []int, B, L int, valid []bool, lo, hi int, cache *KVCache, out []float32) ([]float32, error) {
+//
+// With a Layout (ForwardLayout: BD3-LM's clean and noised copies side by
+// side) a row's RoPE position and the keys it sees come from the layout
+// instead, and all rows form one group: the layout's forward has no cache to
+// keep exact.
+func (f *Inference) forwardBlocks(ids []int, B, L int, valid []bool, lo, hi int, cache *KVCache, lay *Layout, out []float32) ([]float32, error) {
 	c := f.p.Config
 	d, bs := c.D, c.BlockSize
 	n := hi - lo
@@ -34,6 +40,9 @@ func (f *Inference) forwardBlocks(ids []int, B, L int, valid []bool, lo, hi int,
 	f.sub, f.rowPos, f.rowSeq, f.groups = f.sub[:0], f.rowPos[:0], f.rowSeq[:0], f.groups[:0]
 	for start := lo; start < hi; {
 		end := min(blockEnd(start, bs, L), hi)
+		if lay != nil {
+			end = hi
+		}
 		f.groups = append(f.groups, len(f.sub))
 		for b := 0; b < B; b++ {
 			for pos := start; pos < end; pos++ {
@@ -78,8 +87,11 @@ func (f *Inference) forwardBlocks(ids []int, B, L int, valid []bool, lo, hi int,
 		K, V := cache.K[i], cache.V[i]
 		parallelRows(par, rows, wq, func(r0, r1 int) {
 			for r := r0; r < r1; r++ {
-				pos := f.rowPos[r]
-				cs, sn := f.cos[pos*dh:(pos+1)*dh], f.sin[pos*dh:(pos+1)*dh]
+				pos, rp := f.rowPos[r], f.rowPos[r]
+				if lay != nil && lay.Pos != nil {
+					rp = lay.Pos[f.rowSeq[r]*L+pos]
+				}
+				cs, sn := f.cos[rp*dh:(rp+1)*dh], f.sin[rp*dh:(rp+1)*dh]
 				dst := (f.rowSeq[r]*L + pos) * dkv
 				row := f.qkv[r*wq : (r+1)*wq]
 				for h := 0; h < c.Heads; h++ {
@@ -93,7 +105,7 @@ func (f *Inference) forwardBlocks(ids []int, B, L int, valid []bool, lo, hi int,
 				copy(V[dst:dst+dkv], row[dq+dkv:])
 			}
 		})
-		f.blockAttention(par, L, valid, K, V)
+		f.blockAttention(par, L, valid, lay, K, V)
 		perBlock(dq, d, f.att, w(layerName(i, nameWO)), 1, f.x, false) // x += att @ Wo
 		rmsNormForward(par, f.x, w(layerName(i, nameMLPNrm)), d, c.NormEps, f.h)
 		perBlock(d, 2*c.FF, f.h, w(layerName(i, nameGateUp)), 0, f.gu, false)
@@ -120,9 +132,10 @@ func (f *Inference) forwardBlocks(ids []int, B, L int, valid []bool, lo, hi int,
 
 // blockAttention writes f.att for every row: the query (f.qr) of a row at
 // position pos attends to the keys at positions [0, blockEnd(pos)) of its
-// sequence that valid allows, read from the cache. Each output is a sum over
+// sequence that valid allows, read from the cache; with a layout, to the
+// keys the layout shows it (attnShape.keyMask). Each output is a sum over
 // those keys in position order, in float64 as softmaxMasked does.
-func (f *Inference) blockAttention(par, L int, valid []bool, K, V []float32) {
+func (f *Inference) blockAttention(par, L int, valid []bool, lay *Layout, K, V []float32) {
 	c := f.p.Config
 	H, dh, dq, dkv, rep := c.Heads, c.headDim(), c.qDim(), c.kvDim(), c.Heads/c.kvHeads()
 	scale := 1 / math.Sqrt(float64(dh))
@@ -130,14 +143,22 @@ func (f *Inference) blockAttention(par, L int, valid []bool, K, V []float32) {
 	parallelRows(par, rows, H*L*dh, func(r0, r1 int) {
 		p := make([]float64, L)
 		acc := make([]float64, dh)
+		var seen []bool // the layout's keys of the row
+		if lay != nil {
+			seen = make([]bool, L)
+		}
 		for r := r0; r < r1; r++ {
 			b, end := f.rowSeq[r], blockEnd(f.rowPos[r], c.BlockSize, L)
+			if lay != nil {
+				end = L
+				attnShape{L: L, Valid: valid, Layout: lay}.keyMask(b, f.rowPos[r], seen)
+			}
 			for h := 0; h < H; h++ {
 				q := f.qr[r*dq+h*dh : r*dq+(h+1)*dh]
 				ko := (h / rep) * dh
 				mx := math.Inf(-1)
 				for j := 0; j < end; j++ {
-					if valid != nil && !valid[b*L+j] {
+					if (valid != nil && !valid[b*L+j]) || (seen != nil && !seen[j]) {
 						continue
 					}
 					k := K[(b*L+j)*dkv+ko : (b*L+j)*dkv+ko+dh]
@@ -156,7 +177,7 @@ func (f *Inference) blockAttention(par, L int, valid []bool, K, V []float32) {
 				var sum float64
 				clear(acc)
 				for j := 0; j < end; j++ {
-					if valid != nil && !valid[b*L+j] {
+					if (valid != nil && !valid[b*L+j]) || (seen != nil && !seen[j]) {
 						continue
 					}
 					e := math.Exp(p[j] - mx)
@@ -172,4 +193,38 @@ func (f *Inference) blockAttention(par, L int, valid []bool, K, V []float32) {
 			}
 		}
 	})
+}
+
+// ForwardLayout is Forward for a block-causal model under an explicit
+// Layout: BD3-LM's clean and noised copies of each sequence side by side in
+// one row of L (twice the sequence), the RoPE positions from the layout, as
+// the training graph sees a batch with a Layout. It gives an RL update the
+// rollout policy's and the reference's log-probs of the rows the graph
+// trains on.
+func (f *Inference) ForwardLayout(ids []int, B, L int, valid []bool, lay *Layout, out []float32) ([]float32, error) {
+	c := f.p.Config
+	if c.BlockSize == 0 {
+		return nil, fmt.Errorf("model: a block layout for a full-attention model")
+	}
+	if len(ids) != B*L || (valid != nil && len(valid) != B*L) {
+		return nil, fmt.Errorf("model: forward got %d ids, %d valid for %dx%d", len(ids), len(valid), B, L)
+	}
+	if lay == nil {
+		return nil, fmt.Errorf("model: ForwardLayout without a layout")
+	}
+	if err := lay.check(B*L, c.MaxLen); err != nil {
+		return nil, err
+	}
+	if lay.Pos == nil && L > c.MaxLen {
+		return nil, fmt.Errorf("model: sequence length %d exceeds max_len %d", L, c.MaxLen)
+	}
+	for i, id := range ids {
+		if id < 0 || id >= c.Vocab {
+			return nil, fmt.Errorf("model: token id %d at %d outside vocab %d", id, i, c.Vocab)
+		}
+	}
+	if f.own == nil || f.own.B != B || f.own.L != L {
+		f.own = f.NewCache(B, L)
+	}
+	return f.forwardBlocks(ids, B, L, valid, 0, L, f.own, lay, out)
 }

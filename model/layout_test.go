@@ -141,3 +141,82 @@ func TestBlockCacheIsExact(t *testing.T) {
 		}
 	}
 }
+
+// ForwardLayout over BD3-LM's side-by-side rows conditions as block decoding
+// does: the noised copy of block b gives the logits a plain forward gives
+// on the decoding state "clean blocks before b, the noised block b" (later
+// blocks hidden), and the clean copy those of the clean sequence, on a
+// multi-layer model with grouped-query attention and left padding.
+func TestForwardLayoutIsDecodingState(t *testing.T) {
+	c := blockConfig()
+	p, _ := New(c, 7)
+	rng := rand.New(rand.NewPCG(7, 7))
+	for _, tn := range p.Tensors {
+		for i := range tn.Data {
+			tn.Data[i] += float32(rng.NormFloat64() * 0.1)
+		}
+	}
+	const B, L, bs = 2, 9, 3
+	clean, noisy := make([]int, B*L), make([]int, B*L)
+	valid := make([]bool, B*L)
+	for i := range clean {
+		clean[i] = 2 + rng.IntN(c.Vocab-2)
+		noisy[i] = clean[i]
+		if rng.IntN(2) == 0 {
+			noisy[i] = 1 // a "mask"
+		}
+		valid[i] = i%L >= i/L
+	}
+	ids, sv := make([]int, B*2*L), make([]bool, B*2*L)
+	lay := &Layout{Block: make([]int, B*2*L), Noisy: make([]bool, B*2*L), Pos: make([]int, B*2*L)}
+	for b := 0; b < B; b++ {
+		for l := 0; l < L; l++ {
+			for k, src := range [][]int{clean, noisy} {
+				r := b*2*L + k*L + l
+				ids[r], sv[r] = src[b*L+l], valid[b*L+l]
+				lay.Block[r], lay.Noisy[r], lay.Pos[r] = l/bs, k == 1, l
+			}
+		}
+	}
+	inf := NewInference(p)
+	side, err := inf.ForwardLayout(ids, B, 2*L, sv, lay, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	side = append([]float32(nil), side...)
+	V := c.Vocab
+	check := func(what string, got, want []float32) {
+		t.Helper()
+		for v := range got {
+			if math.Abs(float64(got[v]-want[v])) > 1e-4 {
+				t.Fatalf("%s logit %d: side by side %g, decoding state %g", what, v, got[v], want[v])
+			}
+		}
+	}
+	full, _ := inf.Forward(clean, B, L, valid, nil)
+	full = append([]float32(nil), full...)
+	for blk := 0; blk < L/bs; blk++ {
+		state := append([]int(nil), clean...)
+		for b := 0; b < B; b++ {
+			for l := blk * bs; l < L; l++ {
+				state[b*L+l] = noisy[b*L+l]
+			}
+		}
+		dec, err := inf.Forward(state, B, L, valid, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for b := 0; b < B; b++ {
+			for l := blk * bs; l < (blk+1)*bs; l++ {
+				if !valid[b*L+l] {
+					continue
+				}
+				check("noised", side[(b*2*L+L+l)*V:(b*2*L+L+l+1)*V], dec[(b*L+l)*V:(b*L+l+1)*V])
+				check("clean", side[(b*2*L+l)*V:(b*2*L+l+1)*V], full[(b*L+l)*V:(b*L+l+1)*V])
+			}
+		}
+	}
+	if _, err := inf.ForwardLayout(ids, B, 2*L, sv, nil, nil); err == nil {
+		t.Fatal("no layout accepted")
+	}
+}
