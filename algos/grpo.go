@@ -115,6 +115,9 @@ type Inputs struct {
 	// Draws are the estimator's random draws that the masks alone do not
 	// show (a masking ratio, a t per completion), by name, for --dump-batch.
 	Draws map[string]any
+	// Blocks place the rows for a block-causal model (SideBySide); nil with
+	// full attention.
+	Blocks *BlockRows `json:"blocks,omitempty"`
 }
 
 // Params are the loss settings.

@@ -51,6 +51,10 @@ type Common struct {
 	EpsHigh   float64
 	Advantage string // mean | group_norm | loo
 	LossAgg   string // token | sequence (see Aggregations)
+	// BlockSize is the model's attention block (model.block_size) with
+	// block-causal attention, 0 with full attention: the estimator's masks
+	// then act within each answer block and its Inputs are SideBySide.
+	BlockSize int
 }
 
 // Aggregations are the ways a loss averages its per-token terms:

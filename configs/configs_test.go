@@ -582,6 +582,16 @@ func TestBlockCausalFields(t *testing.T) {
 			t.Errorf("%v: error %v, want one naming %s", tc.sets, err, tc.want)
 		}
 	}
+	// every RL estimator runs on a block-causal model
+	for _, obj := range []string{"diffu_grpo", "tracerl", "spg"} {
+		if _, err := Parse("b.yaml", []byte(minimal+"rewards: [{name: sudoku_cells}]\n"), []string{"model.attention=block_causal", "model.block_size=4", "objective=" + obj, "algo.spg.block_length=8"}); err != nil {
+			t.Errorf("%s on a block model: %v", obj, err)
+		}
+	}
+	_, err = Parse("b.yaml", []byte(minimal+"rewards: [{name: sudoku_cells}]\n"), []string{"model.attention=block_causal", "model.block_size=4", "objective=spg", "algo.spg.block_length=6"})
+	if err == nil || !strings.Contains(err.Error(), "algo.spg.block_length") {
+		t.Errorf("spg blocks across attention blocks: error %v", err)
+	}
 	if !DefinesRun("model.attention") || !DefinesRun("model.block_size") {
 		t.Error("the attention fields do not define the run")
 	}

@@ -245,8 +245,12 @@ func (c Config) validateBlocks(p *problems) {
 	if m.Family == "dream" {
 		p.bad("model.attention", "block_causal: family dream shifts its logits and is trained with full attention")
 	}
-	if c.Objective != "mdlm" && c.Objective != "sft" {
-		p.bad("objective", "%s is not available with block_causal attention yet: mdlm and sft train block diffusion (BD3-LM); the RL estimators' masks do not respect blocks", c.Objective)
+	if c.Objective != "mdlm" && c.Objective != "sft" && !IsRL(c.Objective) {
+		p.bad("objective", "%s is not available with block_causal attention: mdlm and sft train block diffusion (BD3-LM), and every RL estimator runs on it", c.Objective)
+	}
+	// SPG's blocks must be whole attention blocks (algos/spg)
+	if spg, ok := c.Algo.Section("spg").(interface{ BlockLen() int }); ok && c.Objective == "spg" && spg.BlockLen()%m.BlockSize != 0 {
+		p.bad("algo.spg.block_length", "%d must be a multiple of model.block_size %d on a block_causal model", spg.BlockLen(), m.BlockSize)
 	}
 	for _, s := range []struct {
 		name       string

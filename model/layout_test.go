@@ -220,3 +220,51 @@ func TestForwardLayoutIsDecodingState(t *testing.T) {
 		t.Fatal("no layout accepted")
 	}
 }
+
+// ForwardLayout gives the training graph's logits under the same layout (the
+// RL update's old and reference log-probs against the policy's): BD3-LM's
+// side-by-side rows whose sequence is longer than max_len, with padding.
+func TestForwardLayoutMatchesGraph(t *testing.T) {
+	c := blockConfig()
+	c.MaxLen = 8
+	p, _ := New(c, 8)
+	rng := rand.New(rand.NewPCG(8, 8))
+	for _, tn := range p.Tensors {
+		for i := range tn.Data {
+			tn.Data[i] += float32(rng.NormFloat64() * 0.1)
+		}
+	}
+	const B, S = 2, 7 // two copies of 7 positions: 14 rows > max_len 8
+	L := 2 * S
+	ids, targets, valid := make([]int, B*L), make([]int, B*L), make([]bool, B*L)
+	lay := &Layout{Block: make([]int, B*L), Noisy: make([]bool, B*L), Pos: make([]int, B*L)}
+	for i := range ids {
+		b, l := i/L, i%L
+		ids[i], targets[i] = rng.IntN(c.Vocab), -1
+		lay.Block[i], lay.Noisy[i], lay.Pos[i] = (l%S-1)/3, l >= S, l%S+1
+		valid[i] = !(b == 1 && l%S == 0) && !(l >= S && l%S == 0)
+	}
+	tg, err := NewTrainGraph(p, B, L)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	zero := func(lp []float64) (float64, []float64, error) { return 0, make([]float64, len(lp)), nil }
+	if _, _, err := tg.Run(Batch{IDs: ids, Valid: valid, Targets: targets, Loss: zero, Layout: lay}); err != nil {
+		t.Fatal(err)
+	}
+	want := tg.logits.Value().Data().([]float32)
+	got, err := NewInference(p).ForwardLayout(ids, B, L, valid, lay, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	V := c.Vocab
+	for i := range want {
+		if !valid[i/V] {
+			continue
+		}
+		if d := math.Abs(float64(got[i] - want[i])); d > 1e-4*math.Max(math.Abs(float64(want[i])), 1) {
+			t.Fatalf("logit %d (row %d): forward %g, graph %g", i%V, i/V, got[i], want[i])
+		}
+	}
+}

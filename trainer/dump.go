@@ -49,6 +49,9 @@ type Dump struct {
 	Targets []int              `json:"targets"`         // the token each row position scores, -1 = none
 	Units   [][]algos.Estimate `json:"units"`           // per completion, each counted unit's estimate: sum of w[j] * log_probs[rows[j]]
 	Draws   map[string]any     `json:"draws,omitempty"` // the estimator's own random draws (t, ratios, ...)
+	// a block-causal model's rows (clean and masked copies side by side):
+	// each row's block, copy and RoPE position; absent with full attention
+	Blocks *algos.BlockRows `json:"blocks,omitempty"`
 
 	LogProbs []float64   `json:"log_probs"`     // the policy's log-prob of targets[r] at every row r, at this update
 	Old      [][]float64 `json:"old"`           // per unit, the old (rollout) policy's estimate
@@ -62,7 +65,7 @@ func newDump(cfg configs.Config, rs rlSettings, b *Batch, samples []algos.Sample
 		Group: c.Group, AdvantageMode: c.Advantage, LossAgg: c.LossAgg, EpsLow: c.EpsLow, EpsHigh: c.EpsHigh, Beta: c.Beta,
 		MaskID: c.Tok.Mask, EOSID: c.Tok.EOS, PadID: c.Tok.Pad, BOSID: c.Tok.BOS,
 		Rewards: rewards, Advantages: lb.Adv,
-		B: lb.In.B, L: lb.In.L, IDs: lb.In.IDs, Valid: lb.In.Valid, Targets: lb.In.Targets, Units: lb.In.Tokens, Draws: lb.In.Draws,
+		B: lb.In.B, L: lb.In.L, IDs: lb.In.IDs, Valid: lb.In.Valid, Targets: lb.In.Targets, Units: lb.In.Tokens, Draws: lb.In.Draws, Blocks: lb.In.Blocks,
 		LogProbs: lb.LP, Old: lb.Old, Ref: lb.Ref, Loss: loss}
 	for _, s := range samples {
 		d.PromptLens = append(d.PromptLens, len(s.Prompt))

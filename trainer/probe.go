@@ -85,7 +85,7 @@ func Probe(ctx context.Context, cfg configs.Config, opt ProbeOptions) (ProbeRepo
 		return ProbeReport{}, err
 	}
 	defer closeRewards()
-	rs, err := resolveRL(cfg, tok)
+	rs, err := resolveRL(cfg, tok, mc.BlockSize)
 	if err != nil {
 		return ProbeReport{}, err
 	}
@@ -222,7 +222,7 @@ func (g *gradProbe) grad(a algos.Algorithm, s []algos.Sample, rewards, adv []flo
 	if err != nil {
 		return nil, err
 	}
-	b := model.Batch{IDs: in.IDs, Valid: in.Valid, Targets: in.Targets, Loss: func(lp []float64) (float64, []float64, error) {
+	b := model.Batch{IDs: in.IDs, Valid: in.Valid, Targets: in.Targets, Layout: inLayout(in), Loss: func(lp []float64) (float64, []float64, error) {
 		o := algos.EstimateAll(in, lp)
 		l, gr, _, err := a.Loss(algos.LossBatch{In: in, LP: lp, Old: o, Ref: o, Adv: adv, Rewards: rewards, Group: group})
 		return l, gr, err

@@ -46,8 +46,9 @@ func sameTotals(g []reward.Scored) bool {
 	return true
 }
 
-// resolveRL builds the config's algorithm from the registry.
-func resolveRL(cfg configs.Config, tok data.Tokenizer) (rlSettings, error) {
+// resolveRL builds the config's algorithm from the registry for a model of
+// attention block bs (0: full attention).
+func resolveRL(cfg configs.Config, tok data.Tokenizer, bs int) (rlSettings, error) {
 	reg, ok := algos.Lookup(cfg.Objective)
 	if !ok {
 		return rlSettings{}, fmt.Errorf("objective %q is not a registered RL algorithm (%s)", cfg.Objective, strings.Join(algos.Names(), ", "))
@@ -55,7 +56,7 @@ func resolveRL(cfg configs.Config, tok data.Tokenizer) (rlSettings, error) {
 	a := cfg.Algo
 	c := reg.Resolve(algos.Common{
 		Tok:   algos.Special{Mask: tok.MaskID(), EOS: tok.EOSID(), Pad: tok.PadID(), BOS: tok.BOSID()},
-		Group: cfg.Rollout.Group, Mu: a.Mu, Beta: a.Beta, EpsLow: a.EpsLow, EpsHigh: a.EpsHigh, Advantage: a.Advantage, LossAgg: a.LossAgg})
+		Group: cfg.Rollout.Group, Mu: a.Mu, Beta: a.Beta, EpsLow: a.EpsLow, EpsHigh: a.EpsHigh, Advantage: a.Advantage, LossAgg: a.LossAgg, BlockSize: bs})
 	algo, err := reg.New(a.Section(cfg.Objective), c)
 	if err != nil {
 		return rlSettings{}, fmt.Errorf("algo.%s: %w", cfg.Objective, err)
@@ -144,14 +145,29 @@ func rolloutPool(cfg configs.Config, rs rlSettings, ro rollout.Options, log zero
 
 // estimates runs the plain-Go forward of p on an iteration's inputs and
 // returns every counted token's log-prob estimate (old or reference policy:
-// no gradients).
+// no gradients). A block-causal model's side-by-side rows go through the
+// forward under their layout, as the training graph sees them.
 func estimates(inf *model.Inference, in *algos.Inputs) ([][]float64, error) {
-	logits, err := inf.Forward(in.IDs, in.B, in.L, in.Valid, nil)
+	var logits []float32
+	var err error
+	if lay := inLayout(in); lay != nil {
+		logits, err = inf.ForwardLayout(in.IDs, in.B, in.L, in.Valid, lay, nil)
+	} else {
+		logits, err = inf.Forward(in.IDs, in.B, in.L, in.Valid, nil)
+	}
 	if err != nil {
 		return nil, err
 	}
 	lp := model.TargetLogProbs(logits, inf.VocabSize(), in.Targets)
 	return algos.EstimateAll(in, lp), nil
+}
+
+// inLayout is the model layout of an estimator's block rows, nil without.
+func inLayout(in *algos.Inputs) *model.Layout {
+	if in.Blocks == nil {
+		return nil
+	}
+	return &model.Layout{Block: in.Blocks.Block, Noisy: in.Blocks.Noisy, Pos: in.Blocks.Pos}
 }
 
 // Batch is what the collect phase of one RL step produces and the update
@@ -422,7 +438,7 @@ func (u *updater) update(b *Batch, m map[string]float64, last StepStats) (StepSt
 		u.opt.at("update", step)
 		in := inputs[k]
 		lb := algos.LossBatch{In: in, Old: olds[k], Ref: refs[k], Adv: adv, Rewards: rewards, Group: b.Group}
-		batch := model.Batch{IDs: in.IDs, Valid: in.Valid, Targets: in.Targets, Loss: func(lp []float64) (float64, []float64, error) {
+		batch := model.Batch{IDs: in.IDs, Valid: in.Valid, Targets: in.Targets, Layout: inLayout(in), Loss: func(lp []float64) (float64, []float64, error) {
 			lb.LP = lp
 			if olds[k] == nil { // the old policy is the policy itself, detached: every ratio is exactly 1
 				lb.Old = algos.EstimateAll(in, lp)
@@ -477,7 +493,7 @@ func trainRL(ctx context.Context, cfg configs.Config, opt Options) (Summary, err
 		return Summary{}, err
 	}
 	defer closeRewards()
-	rs, err := resolveRL(cfg, tok)
+	rs, err := resolveRL(cfg, tok, rd.mc.BlockSize)
 	if err != nil {
 		return Summary{}, err
 	}

@@ -3,15 +3,12 @@ package trainer
 import (
 	"context"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 
 	"github.com/rs/zerolog"
 
 	"github.com/remask/remask/algos"
-	"github.com/remask/remask/checkpoint"
-	"github.com/remask/remask/reward"
 )
 
 var registerOnce sync.Once
@@ -23,16 +20,7 @@ func TestRLLearnsASimpleReward(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains")
 	}
-	registerOnce.Do(func() {
-		reward.Register("test_starts_with_4", func() reward.Reward {
-			return reward.Func(func(c reward.Completion) (float64, error) {
-				if strings.HasPrefix(c.Text, "4") {
-					return 1, nil
-				}
-				return 0, nil
-			})
-		})
-	})
+	registerOnce.Do(registerStartsWith4)
 	dir := t.TempDir()
 	// settings a tiny run needs beyond rlRun's: SPG's blocks of 32 do not
 	// divide a generation of 16; ESPO's k2 KL on the sequence ELBO holds the
@@ -52,20 +40,7 @@ func TestRLLearnsASimpleReward(t *testing.T) {
 		if _, err := Train(context.Background(), cfg, Options{Log: zerolog.Nop()}); err != nil {
 			t.Fatal(err)
 		}
-		st, err := checkpoint.OpenReadOnly(filepath.Join(dir, "learn-"+obj+".db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows, _ := st.Metrics()
-		st.Close()
-		mean := func(rs []checkpoint.MetricsRow) float64 {
-			var s float64
-			for _, r := range rs {
-				s += r.Values["reward"]
-			}
-			return s / float64(len(rs))
-		}
-		first, last := mean(rows[:8]), mean(rows[len(rows)-8:])
+		first, last := rewardEnds(t, filepath.Join(dir, "learn-"+obj+".db"), 8)
 		t.Logf("%s: reward %.3f over the first 8 steps, %.3f over the last 8", obj, first, last)
 		if !(last > first+0.25) {
 			t.Errorf("%s did not learn: reward %.3f -> %.3f", obj, first, last)

@@ -36,7 +36,7 @@ func init() {
 		Flat:     map[string]string{"t_min": "t_min", "t_max": "t_max"},
 		New: func(sec algos.Section, c algos.Common) (algos.Algorithm, error) {
 			s := sec.(*Config)
-			return Algorithm{Masker{TMin: s.TMin, TMax: s.TMax, Tok: c.Tok}, algos.NewClippedGRPO(c)}, nil
+			return Algorithm{Masker{TMin: s.TMin, TMax: s.TMax, Tok: c.Tok, BlockSize: c.BlockSize}, algos.NewClippedGRPO(c)}, nil
 		},
 	})
 }

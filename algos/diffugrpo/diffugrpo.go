@@ -10,13 +10,17 @@ import (
 type Masker struct {
 	PMaskPrompt float64 // d1: 0.15
 	Tok         algos.Special
+	BlockSize   int // a block-causal model's attention block, 0 with full attention
 }
 
 func (Masker) Name() string { return "diffu_grpo" }
 
 // Inputs masks the prompt tokens (never <bos> or padding) with probability
 // PMaskPrompt and the whole completion; the loss counts completion tokens up
-// to and including the first <eos>.
+// to and including the first <eos>. On a block-causal model the rows are
+// algos.SideBySide: every answer block fully masked given the clean blocks
+// before it (the first decoding step of each block), the prompt masks in the
+// context all blocks see.
 func (m Masker) Inputs(samples []algos.Sample, iter, mu int, batch, rng *rand.Rand) (*algos.Inputs, error) {
 	ids, valid, P, L := algos.Layout(samples, 1, m.Tok.Pad)
 	in := &algos.Inputs{B: len(samples), L: L, IDs: ids, Valid: valid, Targets: make([]int, len(ids))}
@@ -42,6 +46,9 @@ func (m Masker) Inputs(samples []algos.Sample, iter, mu int, batch, rng *rand.Ra
 			}
 		}
 		in.Tokens = append(in.Tokens, toks)
+	}
+	if m.BlockSize > 0 {
+		return algos.SideBySide(in, samples, func(r int) int { return r }, P, m.BlockSize)
 	}
 	return in, nil
 }

@@ -34,7 +34,7 @@ func init() {
 		Section:  func() algos.Section { return &Config{PMaskPrompt: 0.15} },
 		Flat:     map[string]string{"p_mask_prompt": "p_mask_prompt"},
 		New: func(sec algos.Section, c algos.Common) (algos.Algorithm, error) {
-			return Algorithm{Masker{PMaskPrompt: sec.(*Config).PMaskPrompt, Tok: c.Tok}, algos.NewClippedGRPO(c)}, nil
+			return Algorithm{Masker{PMaskPrompt: sec.(*Config).PMaskPrompt, Tok: c.Tok, BlockSize: c.BlockSize}, algos.NewClippedGRPO(c)}, nil
 		},
 	})
 }

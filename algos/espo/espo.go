@@ -13,12 +13,22 @@ type Masker struct {
 	NumMC     int  // Monte Carlo masks per iteration (ESPO's recipes: 2)
 	ReduceVar bool // add the coupled complement pass (ESPO: true)
 	Tok       algos.Special
+	// BlockSize is a block-causal model's attention block (0: full
+	// attention). The sequence ELBO of a block model is the sum of its
+	// blocks' ELBOs, each block denoised given the clean blocks before it
+	// (BD3-LM), so each answer block is then masked as ESPO masks a
+	// sequence: x of its m positions, x stratified over the batch's blocks,
+	// weight (m+1)/x, the complement pass beside it; the rows are
+	// algos.SideBySide.
+	BlockSize int
 }
 
 // Draw is one Monte Carlo mask of the batch.
 type Draw struct {
-	K      int   `json:"k"` // the batch's offset, uniform on 0..n
-	Masked []int `json:"x"` // x_i: masked positions of completion i in the first pass
+	K int `json:"k"` // the batch's offset, uniform on 0..m (m: the masked unit's length)
+	// x: the masked positions of each unit in the first pass, unit = a
+	// completion (a completion's block, completion-major, on a block model)
+	Masked []int `json:"x"`
 }
 
 // Inputs are an iteration's masked copies of the batch. Copy c of
@@ -67,33 +77,43 @@ func (m Masker) Masks(samples []algos.Sample, rng *rand.Rand) (*Inputs, error) {
 	est := make([]algos.Estimate, B)
 	// each pass is averaged with its complement, and the MC masks averaged
 	scale := 1 / float64(m.NumMC*passes)
+	spans := [][2]int{{0, n}}
+	if m.BlockSize > 0 {
+		spans = algos.AnswerBlocks(n, m.BlockSize)
+	}
+	units := B * len(spans)
 	for mc := 0; mc < m.NumMC; mc++ {
-		d := Draw{K: rng.IntN(n + 1), Masked: make([]int, B)}
-		for i := range samples {
-			d.Masked[i] = int(math.RoundToEven(float64(d.K)+float64(i)*float64(n+1)/float64(B))) % (n + 1)
+		m0 := spans[0][1] - spans[0][0]
+		d := Draw{K: rng.IntN(m0 + 1), Masked: make([]int, units)}
+		for u := range d.Masked {
+			mu := spans[u%len(spans)][1] - spans[u%len(spans)][0]
+			d.Masked[u] = int(math.RoundToEven(float64(d.K)+float64(u)*float64(mu+1)/float64(units))) % (mu + 1)
 		}
 		for i, s := range samples {
-			x := d.Masked[i]
-			masked := make([]bool, n)
-			for _, pos := range rng.Perm(n)[:x] {
-				masked[pos] = true
-			}
-			for pass := 0; pass < passes; pass++ {
-				c := mc*passes + pass
-				for pos, tok := range s.Completion {
-					// pass 0 masks the x drawn positions, pass 1 the n - x others
-					if masked[pos] != (pass == 0) {
-						continue
+			for j, sp := range spans {
+				mu := sp[1] - sp[0]
+				x := d.Masked[i*len(spans)+j]
+				masked := make([]bool, mu)
+				for _, pos := range rng.Perm(mu)[:x] {
+					masked[pos] = true
+				}
+				for pass := 0; pass < passes; pass++ {
+					c := mc*passes + pass
+					for pos := 0; pos < mu; pos++ {
+						// pass 0 masks the x drawn positions, pass 1 the m - x others
+						if masked[pos] != (pass == 0) {
+							continue
+						}
+						r := (c*B+i)*L + P + sp[0] + pos
+						ids[r] = m.Tok.Mask
+						in.Targets[r] = s.Completion[sp[0]+pos]
+						frac := float64(x) / float64(mu+1) // ESPO's p_mask
+						if pass == 1 {
+							frac = float64(mu)/float64(mu+1) - frac
+						}
+						est[i].Rows = append(est[i].Rows, r)
+						est[i].W = append(est[i].W, scale/frac)
 					}
-					r := (c*B+i)*L + P + pos
-					ids[r] = m.Tok.Mask
-					in.Targets[r] = tok
-					frac := float64(x) / float64(n+1) // ESPO's p_mask
-					if pass == 1 {
-						frac = float64(n)/float64(n+1) - frac
-					}
-					est[i].Rows = append(est[i].Rows, r)
-					est[i].W = append(est[i].W, scale/frac)
 				}
 			}
 		}
@@ -101,6 +121,13 @@ func (m Masker) Masks(samples []algos.Sample, rng *rand.Rand) (*Inputs, error) {
 	}
 	for i := range est {
 		in.Tokens = append(in.Tokens, []algos.Estimate{est[i]})
+	}
+	if m.BlockSize > 0 {
+		side, err := algos.SideBySide(in.Inputs, samples, func(r int) int { return r % B }, P, m.BlockSize)
+		if err != nil {
+			return nil, err
+		}
+		in.Inputs = side
 	}
 	return in, nil
 }

@@ -84,7 +84,7 @@ func init() {
 		Section:  func() algos.Section { return &Config{NumMC: 2, ReduceVar: true} },
 		New: func(sec algos.Section, c algos.Common) (algos.Algorithm, error) {
 			s := sec.(*Config)
-			return Algorithm{Masker{NumMC: s.NumMC, ReduceVar: s.ReduceVar, Tok: c.Tok},
+			return Algorithm{Masker{NumMC: s.NumMC, ReduceVar: s.ReduceVar, Tok: c.Tok, BlockSize: c.BlockSize},
 				algos.Params{EpsLow: c.EpsLow, EpsHigh: c.EpsHigh, Beta: c.Beta, Agg: c.LossAgg}, c.Mu}, nil
 		},
 	})

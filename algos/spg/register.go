@@ -102,8 +102,12 @@ func init() {
 			if c.Beta != 0 {
 				return nil, fmt.Errorf("algo.beta %g: SPG has no KL term, set it to 0", c.Beta)
 			}
-			return Algorithm{Masker{NumT: s.NumT, BlockLength: s.BlockLength, MinT: s.MinT, MaxT: s.MaxT, PMaskPrompt: s.PMaskPrompt, Tok: c.Tok},
+			return Algorithm{Masker{NumT: s.NumT, BlockLength: s.BlockLength, MinT: s.MinT, MaxT: s.MaxT, PMaskPrompt: s.PMaskPrompt, Tok: c.Tok, BlockSize: c.BlockSize},
 				Params{Estimate: s.Estimate, MixWeight: s.MixWeight, EUBOBeta: s.EUBOBeta, Agg: c.LossAgg}}, nil
 		},
 	})
 }
+
+// BlockLen is block_length, for the config's check against a block-causal
+// model's attention block.
+func (c *Config) BlockLen() int { return c.BlockLength }

@@ -15,6 +15,12 @@ type Masker struct {
 	MinT, MaxT  float64 // range of the masked share of the chosen block (SPG: 0, 1)
 	PMaskPrompt float64 // mask probability of the positions before the chosen block (SPG: 0.15)
 	Tok         algos.Special
+	// BlockSize is a block-causal model's attention block (0: full
+	// attention). BlockLength must then be a multiple of it, so SPG's blocks
+	// are whole attention blocks, and the rows are algos.SideBySide: each
+	// attention block's masked tokens are predicted from the clean blocks
+	// before it, the prompt's masks stay in the context every block sees.
+	BlockSize int
 }
 
 // Draw is one masked copy of a completion.
@@ -44,6 +50,9 @@ type Inputs struct {
 func (m Masker) Masks(samples []algos.Sample, rng *rand.Rand) (*Inputs, error) {
 	if m.NumT < 1 || m.BlockLength < 1 {
 		return nil, fmt.Errorf("spg: num_t %d and block_length %d must be at least 1", m.NumT, m.BlockLength)
+	}
+	if m.BlockSize > 0 && m.BlockLength%m.BlockSize != 0 {
+		return nil, fmt.Errorf("algo.spg.block_length %d must be a multiple of model.block_size %d on a block-causal model", m.BlockLength, m.BlockSize)
 	}
 	B := len(samples)
 	ids, valid, P, L := algos.Layout(samples, m.NumT, m.Tok.Pad)
@@ -120,6 +129,20 @@ func (m Masker) Masks(samples []algos.Sample, rng *rand.Rand) (*Inputs, error) {
 			}
 		}
 		in.Tokens = append(in.Tokens, []algos.Estimate{unit})
+	}
+	if m.BlockSize > 0 {
+		side, err := algos.SideBySide(in.Inputs, samples, func(r int) int { return r % B }, P, m.BlockSize)
+		if err != nil {
+			return nil, err
+		}
+		in.Inputs = side
+		for i := range in.Seqs {
+			for j := range in.Seqs[i].Draws {
+				for q, r := range in.Seqs[i].Draws[j].Rows {
+					in.Seqs[i].Draws[j].Rows[q] = algos.SideRow(r, L)
+				}
+			}
+		}
 	}
 	return in, nil
 }

@@ -37,13 +37,16 @@ type Algorithm struct {
 	Tok    algos.Special
 	Params Params
 	Mu     int
+	// BlockSize is a block-causal model's attention block, 0 with full
+	// attention.
+	BlockSize int
 }
 
 // Inputs lays out chunk iter of mu of the batch's decoding states (no
 // random draws: the traces fix them). Draws record each row's state, every
 // completion's trace and the settings, for Loss and for --dump-batch.
 func (a Algorithm) Inputs(samples []algos.Sample, iter, mu int, _, _ *rand.Rand) (*algos.Inputs, error) {
-	states, err := States(samples, a.Shrink, a.PostNum, a.Tok.EOS)
+	states, err := a.states(samples)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +54,10 @@ func (a Algorithm) Inputs(samples []algos.Sample, iter, mu int, _, _ *rand.Rand)
 	if lo == hi {
 		return nil, fmt.Errorf("tracerl: %d decoding states do not fill %d updates (lower algo.mu)", len(states), mu)
 	}
-	in := Inputs(samples, states[lo:hi], a.Tok)
+	in, err := Inputs(samples, states[lo:hi], a.Tok, a.BlockSize)
+	if err != nil {
+		return nil, err
+	}
 	traces := make([][]int, len(samples))
 	for i, s := range samples {
 		traces[i] = s.Trace
@@ -59,6 +65,15 @@ func (a Algorithm) Inputs(samples []algos.Sample, iter, mu int, _, _ *rand.Rand)
 	in.Draws = map[string]any{"states": states[lo:hi], "traces": traces,
 		"shrink": a.Shrink, "post_num": a.PostNum, "keep_low": a.KeepLow, "keep_high": a.KeepHigh}
 	return in, nil
+}
+
+// states are the batch's decoding states: per step of the trace, or on a
+// block-causal model per block (BlockStates).
+func (a Algorithm) states(samples []algos.Sample) ([]State, error) {
+	if a.BlockSize > 0 {
+		return BlockStates(samples, a.Shrink, a.PostNum, a.Tok.EOS, a.BlockSize)
+	}
+	return States(samples, a.Shrink, a.PostNum, a.Tok.EOS)
 }
 
 // Needs: the rollout policy's estimates when there are several updates;
@@ -104,7 +119,7 @@ func init() {
 		Defaults: algos.Defaults{Group: 8, Mu: 4, Beta: 0.01, Advantage: "zscore", LossAgg: "sequence", Clip: 0.2},
 		Section:  func() algos.Section { return &Config{Shrink: 8, PostNum: 0, KeepLow: 0.2, KeepHigh: 0.8} },
 		New: func(sec algos.Section, c algos.Common) (algos.Algorithm, error) {
-			return Algorithm{Config: *sec.(*Config), Tok: c.Tok, Mu: c.Mu,
+			return Algorithm{Config: *sec.(*Config), Tok: c.Tok, Mu: c.Mu, BlockSize: c.BlockSize,
 				Params: Params{EpsLow: c.EpsLow, EpsHigh: c.EpsHigh, Beta: c.Beta, Agg: c.LossAgg}}, nil
 		},
 	})

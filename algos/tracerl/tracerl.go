@@ -77,11 +77,76 @@ func States(samples []algos.Sample, shrink, postNum, eos int) ([]State, error) {
 	return out, nil
 }
 
+// BlockStates are the decoding states of a block-causal model's completions
+// (blocks of bs), as dLLM-RL builds them for SDAR and TraDo: the trace is
+// shrunk within each block (a block is decoded on its own, its steps after
+// the previous block's), and row j of a completion holds every block at its
+// j-th merged step at once: in each block the positions whose merged step is
+// >= that step are masked and those equal to it scored; a block with fewer
+// steps is clean in that row. Blocks condition only on the clean blocks
+// before them (algos.SideBySide), so one row carries one real decoding state
+// per block. State.Step is the row's index j. Scored positions stop post_num
+// tokens after the first <eos>; rows that score nothing are left out.
+func BlockStates(samples []algos.Sample, shrink, postNum, eos, bs int) ([]State, error) {
+	if postNum < 0 {
+		return nil, fmt.Errorf("tracerl: post_num %d must not be negative", postNum)
+	}
+	if bs < 1 {
+		return nil, fmt.Errorf("tracerl: block size %d", bs)
+	}
+	var out []State
+	for i, s := range samples {
+		if len(s.Trace) != len(s.Completion) {
+			return nil, fmt.Errorf("tracerl: completion %d has %d tokens but a trace of %d steps (TraceRL needs the sampler's trace)", i, len(s.Completion), len(s.Trace))
+		}
+		scoredEnd := min(algos.CountedLength(s.Completion, eos)+postNum, len(s.Completion))
+		order := make([]int, len(s.Trace))
+		var steps [][]int // per block, its distinct merged steps in order
+		for _, sp := range algos.AnswerBlocks(len(s.Trace), bs) {
+			o, err := Shrink(s.Trace[sp[0]:sp[1]], shrink)
+			if err != nil {
+				return nil, err
+			}
+			copy(order[sp[0]:], o)
+			u := slices.Clone(o)
+			slices.Sort(u)
+			steps = append(steps, slices.Compact(u))
+		}
+		rounds := 0
+		for _, u := range steps {
+			rounds = max(rounds, len(u))
+		}
+		for j := 0; j < rounds; j++ {
+			st := State{Sample: i, Step: j}
+			for b, sp := range algos.AnswerBlocks(len(s.Trace), bs) {
+				if j >= len(steps[b]) {
+					continue
+				}
+				step := steps[b][j]
+				for pos := sp[0]; pos < sp[1]; pos++ {
+					if order[pos] >= step {
+						st.Masked = append(st.Masked, pos)
+					}
+					if order[pos] == step && pos < scoredEnd {
+						st.Scored = append(st.Scored, pos)
+					}
+				}
+			}
+			if len(st.Scored) > 0 {
+				out = append(out, st)
+			}
+		}
+	}
+	return out, nil
+}
+
 // Inputs lays out states as model rows, one row per state: the completion's
 // prompt and tokens (prompts left-padded to the batch's longest, so every
 // chunk of a batch has one row length), its masked positions set to <mask>,
-// targets and one loss unit per state with its scored tokens.
-func Inputs(samples []algos.Sample, states []State, tok algos.Special) *algos.Inputs {
+// targets and one loss unit per state with its scored tokens; on a
+// block-causal model (bs > 0, states from BlockStates) the rows are
+// algos.SideBySide.
+func Inputs(samples []algos.Sample, states []State, tok algos.Special, bs int) (*algos.Inputs, error) {
 	ids, valid, P, L := algos.Layout(samples, 1, tok.Pad)
 	in := &algos.Inputs{B: len(states), L: L, IDs: make([]int, 0, len(states)*L), Targets: make([]int, len(states)*L)}
 	if valid != nil {
@@ -107,7 +172,10 @@ func Inputs(samples []algos.Sample, states []State, tok algos.Special) *algos.In
 		}
 		in.Tokens = append(in.Tokens, toks)
 	}
-	return in
+	if bs > 0 {
+		return algos.SideBySide(in, samples, func(r int) int { return states[r].Sample }, P, bs)
+	}
+	return in, nil
 }
 
 // Chunk splits n rows, in order, into mu consecutive chunks of sizes that

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/remask/remask/algos"
@@ -89,7 +90,7 @@ func TestInputsByHand(t *testing.T) {
 	if len(st) != 5 {
 		t.Fatalf("%d states", len(st))
 	}
-	in := Inputs(s, st, tok)
+	in, _ := Inputs(s, st, tok, 0)
 	const L = 6 // prompts left-padded to 3
 	if in.B != 5 || in.L != L {
 		t.Fatalf("shape %dx%d", in.B, in.L)
@@ -138,7 +139,7 @@ func TestInputsByHand(t *testing.T) {
 	if lo != 2 || hi != 5 {
 		t.Fatalf("chunk %d..%d", lo, hi)
 	}
-	in = Inputs(s, st[lo:hi], tok)
+	in, _ = Inputs(s, st[lo:hi], tok, 0)
 	if in.B != 3 || in.L != L || !reflect.DeepEqual(in.IDs, wantIDs[2*L:]) || in.Tokens[1][1].Rows[0] != L+4 {
 		t.Fatalf("chunk layout %dx%d ids %v tokens %v", in.B, in.L, in.IDs, in.Tokens)
 	}
@@ -337,7 +338,10 @@ func TestStatesReplayTheSampler(t *testing.T) {
 	if len(st) != 16 {
 		t.Fatalf("%d states, want one per step and completion", len(st))
 	}
-	in := Inputs(samples, st, tok)
+	in, err := Inputs(samples, st, tok, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	logits, err := inf.Forward(in.IDs, in.B, in.L, in.Valid, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -354,6 +358,98 @@ func TestStatesReplayTheSampler(t *testing.T) {
 			}
 			if best != in.Targets[r] {
 				t.Fatalf("position %d: the state's argmax is %d, the sampler committed %d", r, best, in.Targets[r])
+			}
+		}
+	}
+}
+
+// On a block-causal model the side-by-side state rows are the states the
+// block sampler decided each token in: with greedy low-confidence decoding
+// every scored token is the argmax of its row (ForwardLayout over the
+// rows), and its log-prob equals, to float rounding, the one a plain forward
+// of the sampler's state sequence gives (clean blocks before, the block as
+// it was at that step, later blocks masked and unseen).
+func TestBlockStatesReplayTheBlockSampler(t *testing.T) {
+	const vocab, bs = 12, 4
+	p, err := model.New(model.Config{Vocab: vocab, D: 16, Layers: 2, Heads: 2, KVHeads: 1, FF: 24, MaxLen: 64, RopeTheta: 10000, NormEps: 1e-5, BlockSize: bs}, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inf := model.NewInference(p)
+	prompts := [][]int{{2, 5, 6}, {2, 7, 8, 9, 10}}
+	o := rollout.Options{GenLength: 8, Steps: 8, Remasking: "low_confidence", MaskID: tok.Mask, EOSID: tok.EOS, PadID: tok.Pad}
+	res, err := rollout.Generate(inf, prompts, o, rand.New(rand.NewPCG(1, 1)), rand.New(rand.NewPCG(2, 2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var samples []algos.Sample
+	for b := range prompts {
+		samples = append(samples, algos.Sample{Prompt: prompts[b], Completion: res.Tokens[b], Trace: res.Trace[b]})
+	}
+	st, err := BlockStates(samples, 1, len(res.Tokens[0]), -1, bs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// one token a step, 4 steps per block: 4 rows per completion, each
+	// scoring one token of each of the 2 blocks
+	if len(st) != 8 {
+		t.Fatalf("%d states, want 4 per completion", len(st))
+	}
+	for _, s := range st {
+		if len(s.Scored) != 2 || s.Scored[0] >= bs || s.Scored[1] < bs {
+			t.Fatalf("state %+v does not score one token per block", s)
+		}
+	}
+	in, err := Inputs(samples, st, tok, bs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lay := &model.Layout{Block: in.Blocks.Block, Noisy: in.Blocks.Noisy, Pos: in.Blocks.Pos}
+	logits, err := inf.ForwardLayout(in.IDs, in.B, in.L, in.Valid, lay, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits = append([]float32(nil), logits...)
+	lp := model.TargetLogProbs(logits, vocab, in.Targets)
+	for r, toks := range in.Tokens {
+		s := samples[st[r].Sample]
+		for k, e := range toks {
+			row := e.Rows[0]
+			lg := logits[row*vocab : (row+1)*vocab]
+			best := -1
+			for v := range lg {
+				if v != tok.Mask && (best < 0 || lg[v] > lg[best]) {
+					best = v
+				}
+			}
+			if best != in.Targets[row] {
+				t.Fatalf("row %d: the state's argmax is %d, the sampler committed %d", row, best, in.Targets[row])
+			}
+			// the sampler's state: the prompt, clean blocks before, this
+			// block as masked in the state, the rest masked
+			pos := st[r].Scored[k]
+			blk := pos / bs
+			state := append([]int(nil), s.Prompt...)
+			for l := 0; l < 8; l++ {
+				v := s.Completion[l]
+				if l >= (blk+1)*bs || (l >= blk*bs && slices.Contains(st[r].Masked, l)) {
+					v = tok.Mask
+				}
+				state = append(state, v)
+			}
+			pad := (bs - len(s.Prompt)%bs) % bs // the sampler aligns the answer to a block
+			seq := append(make([]int, pad), state...)
+			valid := make([]bool, len(seq))
+			for l := range seq {
+				valid[l] = l >= pad
+			}
+			plain, err := inf.Forward(seq, 1, len(seq), valid, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := model.TargetLogProbs(plain[(pad+len(s.Prompt)+pos)*vocab:(pad+len(s.Prompt)+pos+1)*vocab], vocab, []int{s.Completion[pos]})[0]
+			if math.Abs(lp[row]-want) > 1e-5 {
+				t.Fatalf("completion %d position %d: side by side log-prob %v, the sampler's state %v", st[r].Sample, pos, lp[row], want)
 			}
 		}
 	}

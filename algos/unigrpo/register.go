@@ -36,7 +36,7 @@ func init() {
 		Flat:     map[string]string{"t": "t", "trace_masks": "trace_masks"},
 		New: func(sec algos.Section, c algos.Common) (algos.Algorithm, error) {
 			s := sec.(*Config)
-			return Algorithm{Masker{T: s.T, Tok: c.Tok, TraceMasks: s.TraceMasks}, algos.NewClippedGRPO(c)}, nil
+			return Algorithm{Masker{T: s.T, Tok: c.Tok, TraceMasks: s.TraceMasks, BlockSize: c.BlockSize}, algos.NewClippedGRPO(c)}, nil
 		},
 	})
 }

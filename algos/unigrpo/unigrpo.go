@@ -17,6 +17,12 @@ type Masker struct {
 	// a state the sampler really passed through, so the update trains the
 	// decoding states it will meet.
 	TraceMasks bool
+	// BlockSize is a block-causal model's attention block (0: full
+	// attention): the ratio then applies within each answer block (round(ratio
+	// * its length) of its positions, at least one) and the rows are
+	// algos.SideBySide, each block's masked tokens predicted from the clean
+	// blocks before it.
+	BlockSize int
 }
 
 func (Masker) Name() string { return "unigrpo" }
@@ -34,8 +40,9 @@ func (m Masker) Ratio(r float64, iter, mu int) float64 {
 }
 
 // Inputs masks round(ratio * n) of each completion's n positions, at least
-// one, chosen uniformly; the loss counts the masked positions up to and
-// including the first <eos>.
+// one, chosen uniformly (on a block model: of each answer block's n
+// positions); the loss counts the masked positions up to and including the
+// first <eos>.
 func (m Masker) Inputs(samples []algos.Sample, iter, mu int, batch, rng *rand.Rand) (*algos.Inputs, error) {
 	ratio := m.Ratio(batch.Float64(), iter, mu)
 	ids, valid, P, L := algos.Layout(samples, 1, m.Tok.Pad)
@@ -44,27 +51,37 @@ func (m Masker) Inputs(samples []algos.Sample, iter, mu int, batch, rng *rand.Ra
 		in.Targets[i] = -1
 	}
 	for i, s := range samples {
-		n := len(s.Completion)
-		k := max(1, int(math.Round(ratio*float64(n))))
+		spans := [][2]int{{0, len(s.Completion)}}
+		if m.BlockSize > 0 {
+			spans = algos.AnswerBlocks(len(s.Completion), m.BlockSize)
+		}
+		for _, sp := range spans {
+			n := sp[1] - sp[0]
+			k := max(1, int(math.Round(ratio*float64(n))))
+			chosen := rng.Perm(n)
+			if m.TraceMasks && len(s.Trace) == len(s.Completion) {
+				// latest commits first; the random order above breaks ties
+				// between tokens committed at the same step
+				tr := s.Trace[sp[0]:sp[1]]
+				sort.SliceStable(chosen, func(a, b int) bool { return tr[chosen[a]] > tr[chosen[b]] })
+			}
+			for _, pos := range chosen[:k] {
+				r := i*L + P + sp[0] + pos
+				in.Targets[r] = s.Completion[sp[0]+pos]
+				ids[r] = m.Tok.Mask
+			}
+		}
 		counted := algos.CountedLength(s.Completion, m.Tok.EOS)
 		var toks []algos.Estimate
-		chosen := rng.Perm(n)
-		if m.TraceMasks && len(s.Trace) == n {
-			// latest commits first; the random order above breaks ties
-			// between tokens committed at the same step
-			sort.SliceStable(chosen, func(a, b int) bool { return s.Trace[chosen[a]] > s.Trace[chosen[b]] })
-		}
-		for _, pos := range chosen[:k] {
-			r := i*L + P + pos
-			in.Targets[r] = s.Completion[pos]
-			ids[r] = m.Tok.Mask
-		}
 		for pos := 0; pos < counted; pos++ {
 			if r := i*L + P + pos; in.Targets[r] >= 0 {
 				toks = append(toks, algos.Estimate{Rows: []int{r}, W: []float64{1}})
 			}
 		}
 		in.Tokens = append(in.Tokens, toks)
+	}
+	if m.BlockSize > 0 {
+		return algos.SideBySide(in, samples, func(r int) int { return r }, P, m.BlockSize)
 	}
 	return in, nil
 }

@@ -41,7 +41,7 @@ func init() {
 		Section:  func() algos.Section { return &Config{PMaskPrompt: 0.15, Negative: true} },
 		New: func(sec algos.Section, c algos.Common) (algos.Algorithm, error) {
 			s := sec.(*Config)
-			return Algorithm{Masker: diffugrpo.Masker{PMaskPrompt: s.PMaskPrompt, Tok: c.Tok}, Negative: s.Negative, Agg: c.LossAgg}, nil
+			return Algorithm{Masker: diffugrpo.Masker{PMaskPrompt: s.PMaskPrompt, Tok: c.Tok, BlockSize: c.BlockSize}, Negative: s.Negative, Agg: c.LossAgg}, nil
 		},
 	})
 }
