@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -169,9 +170,15 @@ func TestRLRecipesRun(t *testing.T) {
 			t.Fatal(err)
 		}
 		task := probe.Data.Task
-		sft := filepath.Join(dir, task+"-sft.db")
+		// a block-causal recipe starts from a block model of its block size
+		name, attn := task+"-sft", []string{}
+		if probe.Model.Attention == "block_causal" {
+			name = fmt.Sprintf("%s-block%d-sft", task, probe.Model.BlockSize)
+			attn = []string{"model.attention=block_causal", fmt.Sprintf("model.block_size=%d", probe.Model.BlockSize)}
+		}
+		sft := filepath.Join(dir, name+".db")
 		if _, err := os.Stat(sft); err != nil {
-			cfg := smallRun(t, dir, task+"-sft", "model.preset=tiny", "model.d=0", "model.layers=0", "model.heads=0", "model.ff=0", "model.max_len=512", "data.task="+task, "train.steps=2", "train.eval_every=0", "optim.warmup=0")
+			cfg := smallRun(t, dir, name, append([]string{"model.preset=tiny", "model.d=0", "model.layers=0", "model.heads=0", "model.ff=0", "model.max_len=512", "data.task=" + task, "train.steps=2", "train.eval_every=0", "optim.warmup=0"}, attn...)...)
 			if _, err := Train(context.Background(), cfg, Options{Log: zerolog.Nop()}); err != nil {
 				t.Fatalf("%s: SFT start: %v", r, err)
 			}
