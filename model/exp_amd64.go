@@ -38,6 +38,18 @@ var (
 )
 
 //go:noescape
+func siluMulAVX512(gp, up, op *float32, n int, c *expConsts)
+
+//go:noescape
+func expShiftAVX512(row *float32, n int, mx, sum float64, c *expConsts) float64
+
+//go:noescape
+func scaleRowAVX512(row *float32, n int, s float64)
+
+// hasAVX512 picks the eight-lane kernels (exp512_amd64.s) over the four-lane.
+var hasAVX512 = cpu.X86.HasAVX512F
+
+//go:noescape
 func siluMulAVX2(gp, up, op *float32, n int, c *expConsts)
 
 //go:noescape
@@ -46,6 +58,12 @@ func expShiftAVX2(row *float32, n int, mx, sum float64, c *expConsts) float64
 // siluMulVec does siluMul32 on the longest prefix it can vectorise and
 // returns its length.
 func siluMulVec(g, u, o []float32) int {
+	if hasAVX512 {
+		if n := min(len(g), len(u), len(o)) &^ 7; n > 0 {
+			siluMulAVX512(unsafe.SliceData(g), unsafe.SliceData(u), unsafe.SliceData(o), n, avx2Const)
+			return n
+		}
+	}
 	n := min(len(g), len(u), len(o)) &^ 3
 	if !useAVX2 || n == 0 {
 		return 0
@@ -58,9 +76,41 @@ func siluMulVec(g, u, o []float32) int {
 // prefix it can vectorise: row[j] = float32(e^max(row[j]-mx, -120)) and sum
 // += that in order. It returns the prefix's length and the sum.
 func expShiftVec(row []float32, mx, sum float64) (int, float64) {
+	if hasAVX512 {
+		if n := len(row) &^ 7; n > 0 {
+			return n, expShiftAVX512(unsafe.SliceData(row), n, mx, sum, avx2Const)
+		}
+	}
 	n := len(row) &^ 3
 	if !useAVX2 || n == 0 {
 		return 0, sum
 	}
 	return n, expShiftAVX2(unsafe.SliceData(row), n, mx, sum, avx2Const)
+}
+
+// scaleRowVec sets row[j] = float32(float64(row[j]) * s) on the longest
+// prefix it can vectorise and returns its length.
+func scaleRowVec(row []float32, s float64) int {
+	n := len(row) &^ 7
+	if !hasAVX512 || n == 0 {
+		return 0
+	}
+	scaleRowAVX512(unsafe.SliceData(row), n, s)
+	return n
+}
+
+//go:noescape
+func ropeHeadsAVX512(x *float32, heads, half int, cos, sin *float64, out *float32)
+
+// ropeHeads applies ropeApply (forward) to heads consecutive head vectors of
+// x (dh wide each) at one position, into out.
+func ropeHeads(x []float32, heads, dh int, cos, sin []float64, out []float32) {
+	if hasAVX512 && dh%16 == 0 && heads > 0 {
+		_, _, _, _ = x[heads*dh-1], out[heads*dh-1], cos[dh-1], sin[dh-1]
+		ropeHeadsAVX512(unsafe.SliceData(x), heads, dh/2, unsafe.SliceData(cos), unsafe.SliceData(sin), unsafe.SliceData(out))
+		return
+	}
+	for h := 0; h < heads; h++ {
+		ropeApply(x[h*dh:(h+1)*dh], cos, sin, false, out[h*dh:(h+1)*dh])
+	}
 }

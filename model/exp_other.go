@@ -7,3 +7,13 @@ package model
 func siluMulVec(g, u, o []float32) int { return 0 }
 
 func expShiftVec(row []float32, mx, sum float64) (int, float64) { return 0, sum }
+
+func scaleRowVec(row []float32, s float64) int { return 0 }
+
+var hasAVX512 = false
+
+func ropeHeads(x []float32, heads, dh int, cos, sin []float64, out []float32) {
+	for h := 0; h < heads; h++ {
+		ropeApply(x[h*dh:(h+1)*dh], cos, sin, false, out[h*dh:(h+1)*dh])
+	}
+}

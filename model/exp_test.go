@@ -131,6 +131,16 @@ func BenchmarkSiLU(b *testing.B) {
 // scalar code's bits: every float32 input class (tails, zeros, subnormals,
 // infinities, NaN) and a dense sweep, at lengths that leave scalar tails.
 func TestVectorKernelsMatchScalarBits(t *testing.T) {
+	// Both vector widths where the CPU has AVX-512: its eight-lane kernels
+	// (exp512_amd64.s) and the four-lane ones.
+	defer func(was bool) { hasAVX512 = was }(hasAVX512)
+	for _, wide := range []bool{hasAVX512, false} {
+		hasAVX512 = wide
+		vectorKernelsMatchScalarBits(t)
+	}
+}
+
+func vectorKernelsMatchScalarBits(t *testing.T) {
 	specials := []float32{0, float32(math.Copysign(0, -1)), 1e-40, -1e-40, float32(math.Inf(1)), float32(math.Inf(-1)),
 		float32(math.NaN()), 88.7, -88.7, 103.9, -103.9, 120, -120, 700, -700, 701, -701, math.MaxFloat32, -math.MaxFloat32}
 	var g, u []float32
@@ -143,7 +153,7 @@ func TestVectorKernelsMatchScalarBits(t *testing.T) {
 		u = append(u, float32(rng.NormFloat64()))
 	}
 	u[0] = float32(math.Inf(1))
-	for _, n := range []int{len(g), len(g) - 1, 7, 5, 3} {
+	for _, n := range []int{len(g), len(g) - 1, 15, 9, 8, 7, 5, 3} {
 		o := make([]float32, n)
 		siluMul32(g[:n], u[:n], o)
 		for j := 0; j < n; j++ {
@@ -154,7 +164,7 @@ func TestVectorKernelsMatchScalarBits(t *testing.T) {
 			}
 		}
 	}
-	for _, L := range []int{34, 35, 64, 3, 1} {
+	for _, L := range []int{34, 35, 64, 17, 8, 7, 3, 1} {
 		for trial := 0; trial < 200; trial++ {
 			row := make([]float32, L)
 			for j := range row {

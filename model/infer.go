@@ -375,14 +375,8 @@ func (f *Inference) forwardChunk(par int, ids []int, B, L int, valid []bool, lo,
 				cs, sn := f.cos[pos*dh:(pos+1)*dh], f.sin[pos*dh:(pos+1)*dh]
 				dst := (b*L + pos) * dkv
 				row := f.qkv[r*wq : (r+1)*wq]
-				for h := 0; h < c.Heads; h++ {
-					o := h * dh
-					ropeApply(row[o:o+dh], cs, sn, false, f.qr[r*dq+o:r*dq+o+dh])
-				}
-				for g := 0; g < c.kvHeads(); g++ {
-					o := g * dh
-					ropeApply(row[dq+o:dq+o+dh], cs, sn, false, K[dst+o:dst+o+dh])
-				}
+				ropeHeads(row[:dq], c.Heads, dh, cs, sn, f.qr[r*dq:(r+1)*dq])
+				ropeHeads(row[dq:dq+dkv], c.kvHeads(), dh, cs, sn, K[dst:dst+dkv])
 				copy(V[dst:dst+dkv], row[dq+dkv:])
 			}
 		})

@@ -133,7 +133,16 @@ func rmsInv[T float](x []T, eps float64) float64 {
 // rmsNormForward: out = x * rmsInv(x) * w, row by row.
 func rmsNormForward[T float](par int, x, w []T, d int, eps float64, out []T) {
 	parallelRows(par, len(x)/d, d, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
+		i := lo
+		if x32, ok := any(x).([]float32); ok {
+			// Four rows at a time: their sums are independent chains the
+			// core overlaps, each in rmsInv's order (the same bits).
+			w32, o32 := any(w).([]float32), any(out).([]float32)
+			for ; i+4 <= hi; i += 4 {
+				rmsNorm4(x32[i*d:(i+4)*d], w32, d, eps, o32[i*d:(i+4)*d])
+			}
+		}
+		for ; i < hi; i++ {
 			row, o := x[i*d:(i+1)*d], out[i*d:(i+1)*d]
 			r := T(rmsInv(row, eps))
 			for j := range row {
@@ -141,6 +150,26 @@ func rmsNormForward[T float](par int, x, w []T, d int, eps float64, out []T) {
 			}
 		}
 	})
+}
+
+// rmsNorm4 is rmsNormForward's float32 rows, four at once.
+func rmsNorm4(x, w []float32, d int, eps float64, out []float32) {
+	x0, x1, x2, x3 := x[:d], x[d:2*d], x[2*d:3*d], x[3*d:4*d]
+	var s0, s1, s2, s3 float64
+	for j := range x0 {
+		v0, v1, v2, v3 := float64(x0[j]), float64(x1[j]), float64(x2[j]), float64(x3[j])
+		s0 += v0 * v0
+		s1 += v1 * v1
+		s2 += v2 * v2
+		s3 += v3 * v3
+	}
+	for r, ss := range [4]float64{s0, s1, s2, s3} {
+		row, o := x[r*d:(r+1)*d], out[r*d:(r+1)*d]
+		f := float32(1 / math.Sqrt(ss/float64(d)+eps))
+		for j := range row {
+			o[j] = row[j] * f * w[j]
+		}
+	}
 }
 
 // rmsNormBackward accumulates into dx (if non-nil) and dw (if non-nil).
@@ -311,7 +340,11 @@ func softmaxMasked[T float](row []T, valid []bool) {
 		sum += e
 	}
 	inv := 1 / sum
-	for j := range row {
+	start = 0
+	if r32, ok := any(row).([]float32); ok && valid == nil {
+		start = scaleRowVec(r32, inv)
+	}
+	for j := start; j < len(row); j++ {
 		row[j] = T(float64(row[j]) * inv)
 	}
 }
