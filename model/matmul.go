@@ -32,5 +32,9 @@ func matmulStrided(par, m, n, k int, a []float32, lda int, b []float32, ldb int,
 	_ = a[(m-1)*lda+k-1]
 	_ = b[(k-1)*ldb+n-1]
 	_ = c[(m-1)*ldc+n-1]
+	if threads(par) == 1 { // no closure: it would be allocated on every call
+		matmulKernel(0, m, n, k, a, lda, b, ldb, c, ldc, add)
+		return
+	}
 	parallelRows(par, m, n*k/64, func(lo, hi int) { matmulKernel(lo, hi, n, k, a, lda, b, ldb, c, ldc, add) })
 }
