@@ -44,6 +44,10 @@ func (f *Inference) attnRowsF32(par, B int, qOff []int, L, H, KVH, dh int, valid
 			matmulStrided(1, n, lp, dh, q[q0:], dq, kt[g*dh*lp:], lp, s, lp, false)
 			for i := 0; i < n; i++ {
 				row := s[i*lp : i*lp+L]
+				if vm == nil {
+					softmaxScaled(row, scale)
+					continue
+				}
 				for j := range row {
 					row[j] *= scale
 				}

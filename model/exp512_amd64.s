@@ -180,3 +180,34 @@ ropeLoop:
 	JNZ ropeHead
 	VZEROUPPER
 	RET
+
+// func scaleMaxAVX512(row *float32, n int, s float32) float32
+// row[j] *= s (float32) for a positive multiple of 16 n, and returns the
+// largest of the scaled values that are not NaN (-Inf when all are).
+TEXT ·scaleMaxAVX512(SB), NOSPLIT, $0-28
+	MOVQ row+0(FP), AX
+	MOVQ n+8(FP), DX
+	VBROADCASTSS s+16(FP), Z6
+	MOVL $0xff800000, CX // -Inf
+	VPBROADCASTD CX, Z5
+	SHRQ $4, DX
+
+scaleMaxLoop:
+	VMULPS (AX), Z6, Z0
+	VMOVUPS Z0, (AX)
+	VCMPPS $0, Z0, Z0, K2 // ordered: not NaN
+	VMAXPS Z0, Z5, K2, Z5
+	ADDQ $64, AX
+	DECQ DX
+	JNZ scaleMaxLoop
+	VEXTRACTF64X4 $1, Z5, Y0
+	VMAXPS Y0, Y5, Y5
+	VEXTRACTF128 $1, Y5, X0
+	VMAXPS X0, X5, X5
+	VPERMILPS $0x4e, X5, X0
+	VMAXPS X0, X5, X5
+	VPERMILPS $0xb1, X5, X0
+	VMAXPS X0, X5, X5
+	VMOVSS X5, ret+24(FP)
+	VZEROUPPER
+	RET

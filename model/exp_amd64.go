@@ -114,3 +114,24 @@ func ropeHeads(x []float32, heads, dh int, cos, sin []float64, out []float32) {
 		ropeApply(x[h*dh:(h+1)*dh], cos, sin, false, out[h*dh:(h+1)*dh])
 	}
 }
+
+//go:noescape
+func scaleMaxAVX512(row *float32, n int, s float32) float32
+
+// softmaxScaled is softmaxMasked(row, nil) after row[j] *= s (in float32).
+func softmaxScaled(row []float32, s float32) {
+	n := len(row) &^ 15
+	mx := math.Inf(-1)
+	if hasAVX512 && n > 0 {
+		mx = float64(scaleMaxAVX512(unsafe.SliceData(row), n, s))
+	} else {
+		n = 0
+	}
+	for j := n; j < len(row); j++ {
+		row[j] *= s
+		if v := float64(row[j]); v > mx {
+			mx = v
+		}
+	}
+	softmaxFromMax(row, nil, mx)
+}

@@ -17,3 +17,11 @@ func ropeHeads(x []float32, heads, dh int, cos, sin []float64, out []float32) {
 		ropeApply(x[h*dh:(h+1)*dh], cos, sin, false, out[h*dh:(h+1)*dh])
 	}
 }
+
+// softmaxScaled is softmaxMasked(row, nil) after row[j] *= s (in float32).
+func softmaxScaled(row []float32, s float32) {
+	for j := range row {
+		row[j] *= s
+	}
+	softmaxMasked(row, nil)
+}

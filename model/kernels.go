@@ -313,6 +313,11 @@ func softmaxMasked[T float](row []T, valid []bool) {
 			mx = float64(v)
 		}
 	}
+	softmaxFromMax(row, valid, mx)
+}
+
+// softmaxFromMax is softmaxMasked given the largest valid entry mx.
+func softmaxFromMax[T float](row []T, valid []bool, mx float64) {
 	if math.IsInf(mx, -1) {
 		clear(row)
 		return

@@ -48,3 +48,40 @@ func TestRowKernelsSameBits(t *testing.T) {
 		}
 	}
 }
+
+// TestSoftmaxScaledSameBits: attention's scaled softmax (AVX-512 scale and
+// max where the CPU has it) against scaling then the scalar softmax.
+func TestSoftmaxScaledSameBits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	specials := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 1e-40, 88, -700}
+	for _, L := range []int{34, 48, 16, 15, 17, 1} {
+		for trial := 0; trial < 300; trial++ {
+			row := make([]float32, L)
+			for j := range row {
+				row[j] = float32(rng.NormFloat64() * math.Pow(10, float64(trial%5-1)))
+			}
+			if trial%5 == 0 {
+				row[rng.IntN(L)] = specials[rng.IntN(len(specials))]
+			}
+			if trial%11 == 0 {
+				for j := range row {
+					row[j] = float32(math.NaN())
+				}
+			}
+			const s = 0.17677669
+			got, want := append([]float32(nil), row...), append([]float32(nil), row...)
+			softmaxScaled(got, s)
+			all := make([]bool, L)
+			for j := range want {
+				want[j] *= s
+				all[j] = true
+			}
+			softmaxMasked(want, all) // the mask keeps it scalar
+			for j := range got {
+				if math.Float32bits(got[j]) != math.Float32bits(want[j]) && !(isNaN32(got[j]) && isNaN32(want[j])) {
+					t.Fatalf("L %d row %v: softmax[%d] = %v, scalar %v", L, row, j, got[j], want[j])
+				}
+			}
+		}
+	}
+}
