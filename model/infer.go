@@ -31,7 +31,9 @@ type Inference struct {
 	uniq                   []int
 	tx, th, tq             []float32
 	kt, sc                 []float32 // attnRowsF32: transposed keys, scores
-	noTokenQKV             bool      // tests: always the full first-layer product
+	kvK, kvV               []float32 // scratchKV's buffers
+	kvShared               KVCache
+	noTokenQKV             bool // tests: always the full first-layer product
 
 	// workers run the chunks of a batch in parallel, each single-threaded
 	// on its own scratch; view is a worker's window on the caller's cache.
@@ -294,7 +296,16 @@ func (f *Inference) forwardRange(ids []int, B, L int, valid []bool, lo, hi int, 
 		nChunks = (nChunks + workers - 1) / workers * workers
 	}
 	per = (B + nChunks - 1) / nChunks
+	// A forward of whole sequences into the forward's own cache leaves
+	// nothing anyone reads afterwards: each layer's keys and values are
+	// needed during that layer only, so one buffer, reused by every layer,
+	// serves (it stays in the core's cache; the big one would be written
+	// cold, 36 MB a forward for 256 tiny sequences).
+	ephemeral := cache == f.own && lo == 0 && hi == L
 	if per >= B { // one chunk: the products split across the cores instead
+		if ephemeral {
+			cache = f.scratchKV(B, L)
+		}
 		f.forwardChunk(f.Threads, ids, B, L, valid, lo, hi, sel, cache, out)
 		return out, nil
 	}
@@ -314,10 +325,15 @@ func (f *Inference) forwardRange(ids []int, B, L int, valid []bool, lo, hi int, 
 		w := f.workers[wi]
 		for ch := range next {
 			b0, b1 := ch*per, min((ch+1)*per, B)
-			w.view.B, w.view.L = b1-b0, L
-			for i := range cache.K {
-				w.view.K[i] = cache.K[i][b0*L*dkv : b1*L*dkv]
-				w.view.V[i] = cache.V[i][b0*L*dkv : b1*L*dkv]
+			view := &w.view
+			if ephemeral {
+				view = w.scratchKV(b1-b0, L)
+			} else {
+				w.view.B, w.view.L = b1-b0, L
+				for i := range cache.K {
+					w.view.K[i] = cache.K[i][b0*L*dkv : b1*L*dkv]
+					w.view.V[i] = cache.V[i][b0*L*dkv : b1*L*dkv]
+				}
 			}
 			var vs, ss []bool
 			if valid != nil {
@@ -326,10 +342,28 @@ func (f *Inference) forwardRange(ids []int, B, L int, valid []bool, lo, hi int, 
 			if sel != nil {
 				ss = sel[b0*L : b1*L]
 			}
-			w.forwardChunk(1, ids[b0*L:b1*L], b1-b0, L, vs, lo, hi, ss, &w.view, out[outRows[b0]*c.Vocab:outRows[b1]*c.Vocab])
+			w.forwardChunk(1, ids[b0*L:b1*L], b1-b0, L, vs, lo, hi, ss, view, out[outRows[b0]*c.Vocab:outRows[b1]*c.Vocab])
 		}
 	})
 	return out, nil
+}
+
+// scratchKV returns a cache for B sequences of L tokens whose layers all
+// share one key and one value buffer: for a forward that computes every
+// position and keeps nothing.
+func (f *Inference) scratchKV(B, L int) *KVCache {
+	c := f.p.Config
+	n := B * L * c.kvDim()
+	f.kvK, f.kvV = grow(f.kvK, n), grow(f.kvV, n)
+	s := &f.kvShared
+	s.B, s.L = B, L
+	if len(s.K) != c.Layers {
+		s.K, s.V = make([][]float32, c.Layers), make([][]float32, c.Layers)
+	}
+	for i := range s.K {
+		s.K[i], s.V[i] = f.kvK, f.kvV
+	}
+	return s
 }
 
 // forwardChunk is the forward of B sequences on f's scratch with par
