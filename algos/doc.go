@@ -43,6 +43,11 @@
 //     batch; iterRNG: this iteration's), so a resumed run redraws the same
 //     masks. Draws that the masks do not show (t, ratios) go in
 //     Inputs.Draws for --dump-batch.
+//   - On a block-causal model (Common.BlockSize > 0) Inputs returns
+//     SideBySide rows: each masked row beside the clean sequence, so every
+//     answer block is predicted from the clean blocks before it, as the
+//     block sampler decides it; the estimator's masks act within each
+//     answer block (docs/estimators.md, "Block-causal models").
 //   - Algorithm.Needs says which no-gradient estimates the trainer computes
 //     first with the same Inputs: the rollout policy's (old, for a ratio)
 //     and the reference model's (ref, for a KL).
