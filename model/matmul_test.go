@@ -137,3 +137,46 @@ func BenchmarkMatmul(b *testing.B) {
 		}
 	}
 }
+
+// TestOwnKernelsForwardMatchesBLAS bounds what the AVX-512 kernels change in
+// a whole forward (tiny and small shapes, 48 sequences so that the batch is
+// cut into chunks on workers): the logits against the same forward with
+// every product and attention on BLAS (REMASK_MATMUL=blas).
+func TestOwnKernelsForwardMatchesBLAS(t *testing.T) {
+	if !useAVX512 {
+		t.Skip("no AVX-512: BLAS serves either way")
+	}
+	for _, c := range []Config{
+		{Vocab: 40, D: 128, Layers: 4, Heads: 4, FF: 384, MaxLen: 64, RopeTheta: 10000, NormEps: 1e-5},
+		{Vocab: 40, D: 256, Layers: 6, Heads: 8, FF: 768, MaxLen: 64, RopeTheta: 10000, NormEps: 1e-5},
+	} {
+		p, err := New(c, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const B, L = 48, 34
+		rng := rand.New(rand.NewPCG(1, 1))
+		ids := make([]int, B*L)
+		for i := range ids {
+			ids[i] = rng.IntN(c.Vocab)
+		}
+		own, err := NewInference(p).Forward(ids, B, L, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		useAVX512 = false
+		ref, err := NewInference(p).Forward(ids, B, L, nil, nil)
+		useAVX512 = true
+		if err != nil {
+			t.Fatal(err)
+		}
+		worst := 0.0
+		for i := range ref {
+			worst = max(worst, math.Abs(float64(own[i]-ref[i]))/(1+math.Abs(float64(ref[i]))))
+		}
+		if worst > 1e-5 {
+			t.Errorf("d %d: logits differ by %.3g relative, want below 1e-5", c.D, worst)
+		}
+		t.Logf("d %d: largest difference %.3g relative", c.D, worst)
+	}
+}
