@@ -138,6 +138,7 @@ func metricPanel(key string, runs []plotRun, xAxis string) (*plot.Plot, error) {
 			return nil, fmt.Errorf("plot %s of %s: %w", key, r.path, err)
 		}
 		line.Color = plotutil.Color(i)
+		line.Dashes = runDashes(i)
 		p.Add(line)
 		if len(pts) < 40 {
 			if sc, err := plotter.NewScatter(pts); err == nil {
@@ -172,6 +173,7 @@ func writePlots(out, title string, names []string, plots [][]*plot.Plot) error {
 				return fmt.Errorf("plot: legend: %w", err)
 			}
 			line.Color = plotutil.Color(i)
+			line.Dashes = runDashes(i)
 			legend.Add(n, line)
 		}
 		legend.Top = true
@@ -220,4 +222,11 @@ func panelPoints(rows []checkpoint.MetricsRow, key, xAxis string) plotter.XYs {
 		}
 	}
 	return pts
+}
+
+// runDashes tells runs apart beyond colour: the palette's colours include
+// two reds (runs 1 and 6), and runs past the 7th reuse a colour; so every
+// second run is dashed, and each further 7 runs take the next pattern.
+func runDashes(i int) []vg.Length {
+	return plotutil.Dashes(i%2 + i/7)
 }
