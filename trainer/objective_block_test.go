@@ -84,3 +84,24 @@ func TestFloorDiv(t *testing.T) {
 		}
 	}
 }
+
+// Weights of a full-attention model start a block-causal run (as SDAR
+// starts from Qwen3) and back; any other difference is a different model.
+func TestSameWeightsIgnoresTheAttentionPattern(t *testing.T) {
+	full := model.Config{Vocab: 12, D: 8, Layers: 1, Heads: 2, FF: 8, MaxLen: 16, RopeTheta: 10000, NormEps: 1e-5}
+	block := full
+	block.BlockSize = 4
+	if !sameWeights(full, block) || !sameWeights(block, full) {
+		t.Fatal("block size made the weights incompatible")
+	}
+	other := block
+	other.FF = 16
+	if sameWeights(full, other) {
+		t.Fatal("a different FF width was accepted")
+	}
+	gqa := full
+	gqa.KVHeads = 1
+	if sameWeights(full, gqa) {
+		t.Fatal("a different number of KV heads was accepted")
+	}
+}

@@ -478,10 +478,23 @@ func initialParams(cfg configs.Config, mc model.Config, log zerolog.Logger) (*mo
 	if err != nil {
 		return nil, fmt.Errorf("model.init_from: %w", err)
 	}
-	if p.Config != mc {
+	if !sameWeights(p.Config, mc) {
 		return nil, fmt.Errorf("model.init_from %s has shape %+v, this run wants %+v", cfg.Model.InitFrom, p.Config, mc)
 	}
+	if p.Config.BlockSize != mc.BlockSize {
+		log.Info().Int("from_block_size", p.Config.BlockSize).Int("block_size", mc.BlockSize).
+			Msg("model.init_from: same weights, other attention; the run uses its own (SDAR starts block diffusion from a full-attention model this way)")
+		p.Config.BlockSize = mc.BlockSize
+	}
 	return p, nil
+}
+
+// sameWeights: a and b have the same tensors, so weights of one start the
+// other. The attention pattern (block size, 0 = full) is not a weight: a
+// full-attention checkpoint starts a block-causal run and back.
+func sameWeights(a, b model.Config) bool {
+	a.BlockSize = b.BlockSize
+	return a == b
 }
 
 // snapshot gathers everything a resume needs.
