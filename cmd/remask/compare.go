@@ -10,9 +10,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"go.yaml.in/yaml/v3"
-
-	"github.com/remask/remask/checkpoint"
 )
 
 // runComparison is one run's row of `ckpt compare`: its held-out accuracy at
@@ -75,33 +72,14 @@ need --n.`,
 }
 
 func compareRun(path string, n int) (runComparison, error) {
-	st, err := checkpoint.OpenReadOnly(path)
+	run, err := loadPlotRun(path)
 	if err != nil {
 		return runComparison{}, err
 	}
-	defer st.Close()
-	rows, err := st.Metrics()
-	if err != nil {
-		return runComparison{}, err
-	}
-	r := runComparison{Path: path, Name: strings.TrimSuffix(path[strings.LastIndex(path, "/")+1:], ".db")}
-	if meta, err := st.Meta(); err == nil {
-		var c struct {
-			Run struct {
-				Name string `yaml:"name"`
-			} `yaml:"run"`
-			Objective string `yaml:"objective"`
-		}
-		if yaml.Unmarshal([]byte(meta.ConfigYAML), &c) == nil {
-			if c.Run.Name != "" {
-				r.Name = c.Run.Name
-			}
-			r.Objective = c.Objective
-		}
-	}
+	r := runComparison{Path: path, Name: run.name, Objective: run.objective}
 	var trainS float64
 	var nRoll, nUpd int
-	for _, row := range rows {
+	for _, row := range run.rows {
 		r.Steps = max(r.Steps, row.Step)
 		if v, ok := row.Values["rollout_s"]; ok {
 			r.RolloutS += v

@@ -22,6 +22,7 @@ import (
 // plotRun is one run's metrics and the name it is drawn under.
 type plotRun struct {
 	path, name string
+	objective  string // from the stored config; "" if it has none
 	rows       []checkpoint.MetricsRow
 }
 
@@ -74,8 +75,8 @@ func newCkptPlotCmd() *cobra.Command {
 	return cmd
 }
 
-// loadPlotRun reads a run store's metrics and its run.name (the file's name
-// when the stored config does not give one).
+// loadPlotRun reads a run store's metrics, its run.name (the file's name
+// when the stored config does not give one) and its objective.
 func loadPlotRun(path string) (plotRun, error) {
 	st, err := checkpoint.OpenReadOnly(path)
 	if err != nil {
@@ -92,9 +93,13 @@ func loadPlotRun(path string) (plotRun, error) {
 			Run struct {
 				Name string `yaml:"name"`
 			} `yaml:"run"`
+			Objective string `yaml:"objective"`
 		}
-		if yaml.Unmarshal([]byte(meta.ConfigYAML), &c) == nil && c.Run.Name != "" {
-			r.name = c.Run.Name
+		if yaml.Unmarshal([]byte(meta.ConfigYAML), &c) == nil {
+			if c.Run.Name != "" {
+				r.name = c.Run.Name
+			}
+			r.objective = c.Objective
 		}
 	}
 	return r, nil
