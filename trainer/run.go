@@ -259,18 +259,72 @@ func resumeChanges(st *checkpoint.Store, cfg configs.Config) (all []configs.Chan
 }
 
 // DropSeenInTraining removes the examples whose prompt occurs in the training
-// data of the run that cfg describes (regenerated when it is gen:N), and
-// says how many it dropped.
-func DropSeenInTraining(cfg configs.Config, exs []data.Example) ([]data.Example, int, error) {
-	if cfg.Data.Train == HFImportedData {
-		return exs, 0, nil
+// data of the run that cfg describes (regenerated when it is gen:N) or of the
+// runs it started from through model.init_from, and says how many it dropped.
+func DropSeenInTraining(cfg configs.Config, exs []data.Example, log zerolog.Logger) ([]data.Example, int, error) {
+	var train []data.Example
+	if cfg.Data.Train != HFImportedData {
+		var err error
+		if train, err = data.Load(cfg.Data.Task, cfg.Data.Train, cfg.Run.Seed); err != nil {
+			return nil, 0, fmt.Errorf("training data of the run (to drop seen examples; --keep-seen skips this): %w", err)
+		}
 	}
-	train, err := data.Load(cfg.Data.Task, cfg.Data.Train, cfg.Run.Seed)
-	if err != nil {
-		return nil, 0, fmt.Errorf("training data of the run (to drop seen examples; --keep-seen skips this): %w", err)
-	}
+	train = append(train, ancestorTrainData(cfg, log)...)
 	kept := heldOut(exs, train)
 	return kept, len(exs) - len(kept), nil
+}
+
+// maxAncestors bounds the model.init_from chain that ancestorTrainData
+// follows (a store cannot name itself, but a copied one could name a copy).
+const maxAncestors = 8
+
+// ancestorTrainData is the training data of the runs that cfg's weights come
+// from: model.init_from's store, the store that one started from, and so on.
+// An RL run that trains on other prompts than its SFT start would otherwise
+// evaluate on problems the SFT run learnt the answers of. Stores that are
+// gone, imported weights and data that cannot be loaded are skipped with a
+// warning: the eval still runs, on a set that may hold seen examples.
+func ancestorTrainData(cfg configs.Config, log zerolog.Logger) []data.Example {
+	var out []data.Example
+	ref := cfg.Model.InitFrom
+	for i := 0; ref != "" && i < maxAncestors; i++ {
+		anc, err := storedConfig(ref)
+		if err != nil {
+			log.Warn().Err(err).Str("init_from", ref).Msg("cannot read the training data of the run this one started from; eval examples it trained on are not dropped")
+			return out
+		}
+		if anc.Data.Train != HFImportedData && anc.Data.Task == cfg.Data.Task &&
+			(anc.Data.Train != cfg.Data.Train || anc.Run.Seed != cfg.Run.Seed) {
+			exs, err := data.Load(anc.Data.Task, anc.Data.Train, anc.Run.Seed)
+			if err != nil {
+				log.Warn().Err(err).Str("init_from", ref).Msg("cannot load the training data of the run this one started from; eval examples it trained on are not dropped")
+			} else {
+				out = append(out, exs...)
+			}
+		}
+		ref = anc.Model.InitFrom
+	}
+	return out
+}
+
+// storedConfig is the config kept in the run store that ref (RUN.db[:STEP])
+// names.
+func storedConfig(ref string) (configs.Config, error) {
+	path, _, _, err := checkpoint.ParseRef(ref)
+	if err != nil {
+		return configs.Config{}, err
+	}
+	st, err := checkpoint.OpenReadOnly(path)
+	if err != nil {
+		return configs.Config{}, err
+	}
+	defer st.Close()
+	meta, err := st.Meta()
+	if err != nil {
+		return configs.Config{}, err
+	}
+	cfg, _, err := configs.ParseStored(path+" (stored config)", []byte(meta.ConfigYAML))
+	return cfg, err
 }
 
 // evalSet loads data.eval from its own seed stream, drops the examples whose
@@ -284,7 +338,7 @@ func evalSet(cfg configs.Config, trainEx []data.Example, log zerolog.Logger) ([]
 	if err != nil {
 		return nil, fmt.Errorf("data.eval: %w", err)
 	}
-	evalEx := heldOut(all, trainEx)
+	evalEx := heldOut(all, append(trainEx[:len(trainEx):len(trainEx)], ancestorTrainData(cfg, log)...))
 	dropped := len(all) - len(evalEx)
 	if n := cfg.Data.EvalN; n > 0 && len(evalEx) > n {
 		evalEx = evalEx[:n]

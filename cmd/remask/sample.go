@@ -251,7 +251,7 @@ func newEvalCmd() *cobra.Command {
 			// Puzzles the checkpoint trained on say nothing about generalisation.
 			dropped := 0
 			if !keepSeen {
-				if exs, dropped, err = trainer.DropSeenInTraining(cfg, exs); err != nil {
+				if exs, dropped, err = trainer.DropSeenInTraining(cfg, exs, logger()); err != nil {
 					return err
 				}
 			}
