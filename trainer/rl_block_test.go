@@ -3,7 +3,6 @@ package trainer
 import (
 	"context"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,30 +19,9 @@ import (
 // block SFT checkpoint trained in dir.
 func blockRLRun(t *testing.T, dir, name, objective string, extra ...string) configs.Config {
 	t.Helper()
-	sftPath := filepath.Join(dir, "sft-block.db")
-	if _, err := os.Stat(sftPath); err != nil {
-		sft := smallRun(t, dir, "sft-block", "train.eval_every=0", "model.attention=block_causal", "model.block_size=4")
-		if _, err := Train(context.Background(), sft, Options{Log: zerolog.Nop()}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	y := `
-run: {name: NAME, dir: DIR, seed: 3}
-model: {preset: "", d: 32, layers: 2, heads: 2, ff: 48, max_len: 64, attention: block_causal, block_size: 4, init_from: ` + sftPath + `}
-data: {task: sudoku4x4, train: gen:200, eval: gen:8}
-objective: ` + objective + `
-rewards: [{name: sudoku_cells, weight: 1}]
-rollout: {group: 3, prompts: 2, gen_length: 16, steps: 16, temperature: 1, workers: 2}
-algo: {mu: 2}
-optim: {lr: 1.0e-3, schedule: constant}
-train: {steps: 2, eval_every: 0, ckpt_every: 0, log_every: 1}
-sample: {gen_length: 16, steps: 16}
-`
-	cfg, err := configs.Parse("rl.yaml", []byte(y), append([]string{"run.name=" + name, "run.dir=" + dir}, extra...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	block := []string{"model.attention=block_causal", "model.block_size=4"}
+	return rlRunFrom(t, dir, "sft-block", block, name, objective, append(append(block,
+		"rollout.steps=16", "sample.steps=16", "train.steps=2", "train.eval_every=0", "train.ckpt_every=0"), extra...)...)
 }
 
 // Every registered estimator runs on a block-causal model: rollouts decoded

@@ -19,9 +19,17 @@ import (
 // rlRun is a tiny RL run starting from a tiny SFT run of the same shape.
 func rlRun(t *testing.T, dir, name, objective string, extra ...string) configs.Config {
 	t.Helper()
-	sftPath := filepath.Join(dir, "sft.db")
+	return rlRunFrom(t, dir, "sft", nil, name, objective, extra...)
+}
+
+// rlRunFrom is rlRun starting from the SFT run sftName, trained first (with
+// the overrides sftExtra) when dir does not hold it yet.
+func rlRunFrom(t *testing.T, dir, sftName string, sftExtra []string, name, objective string, extra ...string) configs.Config {
+	t.Helper()
+	sftPath := filepath.Join(dir, sftName+".db")
 	if _, err := os.Stat(sftPath); err != nil {
-		if _, err := Train(context.Background(), smallRun(t, dir, "sft", "train.eval_every=0"), Options{Log: zerolog.Nop()}); err != nil {
+		sft := smallRun(t, dir, sftName, append([]string{"train.eval_every=0"}, sftExtra...)...)
+		if _, err := Train(context.Background(), sft, Options{Log: zerolog.Nop()}); err != nil {
 			t.Fatal(err)
 		}
 	}
