@@ -121,7 +121,9 @@ func TestRewardScoreExec(t *testing.T) {
 {"id": 3, "completion": "1234341221434322", "reference": {"puzzle": "0004300021000320"}}
 `)
 	out := filepath.Join(dir, "out.jsonl")
-	code, _, stderr := runCaptured(t, "reward", "score", "--exec", "python3 ../../examples/sudoku_rules_reward.py", "--failure-score", "-1", "--in", in, "--out", out)
+	// a generous timeout: this tests the scores, and python3 can take seconds
+	// to start on a loaded machine
+	code, _, stderr := runCaptured(t, "reward", "score", "--exec", "python3 ../../examples/sudoku_rules_reward.py", "--timeout", "60s", "--failure-score", "-1", "--in", in, "--out", out)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
