@@ -17,14 +17,8 @@ import (
 func TestDropSeenInTrainingCountdown(t *testing.T) {
 	cfg := configs.Default()
 	cfg.Data.Task, cfg.Data.Train, cfg.Run.Seed = "countdown", "gen:500", 7
-	train, err := data.Load("countdown", "gen:500", 7)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := data.Load("countdown", "gen:50", 8)
-	if err != nil {
-		t.Fatal(err)
-	}
+	train := mustLoad(t, "countdown", "gen:500", 7)
+	other := mustLoad(t, "countdown", "gen:50", 8)
 	seen := map[string]bool{}
 	for _, ex := range train {
 		seen[ex.Prompt] = true
@@ -71,25 +65,13 @@ func TestDropSeenFollowsInitFrom(t *testing.T) {
 	if _, err := Train(context.Background(), mid, Options{Log: zerolog.Nop()}); err != nil {
 		t.Fatal(err)
 	}
-	sftTrain, err := data.Load("sudoku4x4", "gen:200", 7)
-	if err != nil {
-		t.Fatal(err)
-	}
-	midTrain, err := data.Load("sudoku4x4", "gen:200", 8)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fresh, err := data.Load("sudoku4x4", "gen:40", 99)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sftTrain := mustLoad(t, "sudoku4x4", "gen:200", 7)
+	midTrain := mustLoad(t, "sudoku4x4", "gen:200", 8)
+	fresh := mustLoad(t, "sudoku4x4", "gen:40", 99)
 	fresh = heldOut(heldOut(fresh, sftTrain), midTrain)
 	// the last run trains on gen:200 from seed 9 and starts from the middle one
 	last := smallRun(t, dir, "last", "run.seed=9", "model.init_from="+filepath.Join(dir, "mid.db"))
-	lastTrain, err := data.Load("sudoku4x4", "gen:200", 9)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lastTrain := mustLoad(t, "sudoku4x4", "gen:200", 9)
 	fresh = heldOut(fresh, lastTrain)
 	test := append([]data.Example{sftTrain[3], midTrain[5], lastTrain[0]}, fresh...)
 	kept, dropped, err := DropSeenInTraining(last, test, zerolog.Nop())
@@ -127,4 +109,14 @@ func TestDropSeenFollowsInitFrom(t *testing.T) {
 	if dropped != 1 || len(kept) != len(fresh)+2 {
 		t.Fatalf("start gone: dropped %d, kept %d; want 1 dropped and %d kept", dropped, len(kept), len(fresh)+2)
 	}
+}
+
+// mustLoad is data.Load that fails the test on an error.
+func mustLoad(t *testing.T, task, spec string, seed int64) []data.Example {
+	t.Helper()
+	exs, err := data.Load(task, spec, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exs
 }
