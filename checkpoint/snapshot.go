@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 )
 
 // OnWarning receives what the store wants a person to know but that does not
@@ -12,7 +13,11 @@ import (
 var OnWarning = func(msg string) {}
 
 // snapshotAttempts bounds the copies tried while a run keeps committing.
-const snapshotAttempts = 20
+// Between attempts the reader waits a little longer each time (1 ms, 2 ms,
+// ...; about 1.3 s in all): a run that commits every few milliseconds, as
+// a tiny model's steps with log_every 1 do, otherwise lands a commit in every
+// copy made back to back.
+const snapshotAttempts = 50
 
 // copyCommitted copies the part of the bbolt file at path that its newest
 // valid meta page references into dst, without taking a lock, so that a run
@@ -55,6 +60,7 @@ func copyCommitted(path string, dst *os.File) (txid uint64, err error) {
 		if err == nil && after.txid == before.txid {
 			return before.txid, nil
 		}
+		time.Sleep(time.Duration(attempt+1) * time.Millisecond)
 	}
 	return 0, fmt.Errorf("%s: %w (its run committed during each of %d snapshot copies)", path, ErrInUse, snapshotAttempts)
 }
