@@ -276,7 +276,7 @@ func TestReadWhileTraining(t *testing.T) {
 run: {name: live, dir: %s, seed: 5}
 model: {preset: "", d: 32, layers: 2, heads: 2, ff: 48, max_len: 64}
 data: {task: sudoku4x4, train: gen:300, eval: gen:4}
-train: {steps: 100000, batch: 8, ckpt_every: 2, eval_every: 4, log_every: 1}
+train: {steps: 100000, batch: 8, ckpt_every: 10, eval_every: 20, log_every: 5, keep_last: 3}
 `, dir))
 	c := cli("train", "-c", cfg, "--log-level", "error")
 	var stderr strings.Builder
