@@ -1,7 +1,6 @@
 package trainer
 
 import (
-	"github.com/remask/remask/checkpoint"
 	"github.com/remask/remask/configs"
 	"github.com/remask/remask/model"
 )
@@ -11,20 +10,7 @@ import (
 // init_from cleared; ok is false for remask's own models and for anything
 // that cannot be read (the run then reports it where it reads init_from).
 func ImportedModel(ref string) (m configs.Model, ok bool) {
-	path, _, _, err := checkpoint.ParseRef(ref)
-	if err != nil {
-		return m, false
-	}
-	st, err := checkpoint.OpenReadOnly(path)
-	if err != nil {
-		return m, false
-	}
-	defer st.Close()
-	meta, err := st.Meta()
-	if err != nil {
-		return m, false
-	}
-	cfg, _, err := configs.ParseStored(path, []byte(meta.ConfigYAML))
+	cfg, err := storedConfig(ref)
 	if err != nil || cfg.Model.Family == model.FamilyRemask || cfg.Model.Family == "" {
 		return m, false
 	}
